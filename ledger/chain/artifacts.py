@@ -30,7 +30,9 @@ def load(name: str) -> Artifact:
     if not path.is_file():
         raise FileNotFoundError(f"no artifact {path}; run `make contracts` to compile")
     raw = json.loads(path.read_text())
-    return Artifact(raw["contractName"], raw["sourceName"], raw["abi"], raw["bytecode"], raw["deployedBytecode"])
+    return Artifact(
+        raw["contractName"], raw["sourceName"], raw["abi"], raw["bytecode"], raw["deployedBytecode"]
+    )
 
 
 @cache

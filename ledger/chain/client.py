@@ -14,7 +14,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
-from web3.types import TxReceipt
+from web3.types import TxReceipt, Wei
 
 from ledger.chain import artifacts
 from ledger.chain.revert import decode_revert
@@ -75,7 +75,7 @@ class ChainClient:
     def send(self, fn: ContractFunction, sender: str, value: int = 0) -> TxReceipt:
         """Sends ``fn`` from ``sender`` and waits for it; a revert raises :class:`ContractRevert`."""
         with decoded_reverts():
-            tx_hash = fn.transact({"from": sender, "value": value})
+            tx_hash = fn.transact({"from": sender, "value": Wei(value)})
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         if receipt["status"] != 1:
             # The estimate passed but the mined transaction failed: replay it as a call to learn why.

@@ -109,7 +109,12 @@ def deploy_system(client: ChainClient, roles: RoleHolders, params: DeployParams)
     schedule = deploy("EmissionSchedule", params.genesis, params.slot_seconds)
     token = deploy("StoneToken", admin, params.admin_delay, params.recovery_delay)
     distributor = deploy(
-        "RewardDistributor", admin, params.admin_delay, token.address, schedule.address, params.challenge_window
+        "RewardDistributor",
+        admin,
+        params.admin_delay,
+        token.address,
+        schedule.address,
+        params.challenge_window,
     )
     desk = deploy("RedemptionDesk", admin, params.admin_delay, token.address, params.cancel_timeout)
     if params.settlement_token is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from eth_abi import decode
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_abi.abi import decode
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 
 from ledger.chain import artifacts
 from ledger.errors import ContractRevert
@@ -19,7 +20,7 @@ def _abi_type(param: dict[str, Any]) -> str:
     kind: str = param["type"]
     if kind.startswith("tuple"):
         inner = ",".join(_abi_type(c) for c in param["components"])
-        return f"({inner}){kind[len('tuple'):]}"
+        return f"({inner}){kind[len('tuple') :]}"
     return kind
 
 
@@ -51,6 +52,7 @@ def decode_revert(data: str | bytes | None) -> ContractRevert:
         return ContractRevert("", (), "0x" + raw)
     name, types = known
     values = tuple(
-        to_checksum_address(v) if kind == "address" else v for kind, v in zip(types, decode(types, body), strict=True)
+        to_checksum_address(v) if kind == "address" else v
+        for kind, v in zip(types, decode(types, body), strict=True)
     )
     return ContractRevert(name, values, "0x" + raw)

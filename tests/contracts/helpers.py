@@ -8,13 +8,14 @@ from dataclasses import dataclass
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from web3 import Web3
+from web3.types import Wei
 
 from ledger.chain.deploy import System
 from ledger.chain.embedded import EmbeddedChain
 from ledger.errors import ContractRevert
 from ledger.merkle import MerkleTree
+from ledger.merkle import keccak256 as keccak
 from ledger.schedule import SLOTS_PER_EPOCH
 
 ZERO32 = b"\x00" * 32
@@ -83,7 +84,13 @@ def post_epoch(
     travel_to_at_least(chain, epoch_end(system, epoch))
     chain.send(
         system.distributor.functions.postEpoch(
-            epoch, tree.root, driving_total, cocreation, keccak(b"inputs"), secret_for(epoch), keccak(b"manifest")
+            epoch,
+            tree.root,
+            driving_total,
+            cocreation,
+            keccak(b"inputs"),
+            secret_for(epoch),
+            keccak(b"manifest"),
         ),
         system.roles.oracle,
     )
@@ -96,7 +103,7 @@ def new_account(chain: EmbeddedChain, eth: int = 10**18) -> LocalAccount:
     """A fresh key with some ether, registered with the embedded chain so it can send transactions."""
     account: LocalAccount = Account.create()
     chain.tester.add_account("0x" + bytes(account.key).hex())
-    chain.w3.eth.send_transaction({"from": chain.accounts[0], "to": account.address, "value": eth})
+    chain.w3.eth.send_transaction({"from": chain.accounts[0], "to": account.address, "value": Wei(eth)})
     return account
 
 
