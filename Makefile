@@ -24,7 +24,7 @@ demo: $(PY_OK)
 	$(VENV)/bin/yuanshi demo
 
 test: $(PY_OK) $(NODE_OK) lint typecheck contracts-check
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(PY_OK)
 	$(VENV)/bin/ruff check .
