@@ -1,0 +1,584 @@
+"""The pure allocation code of DESIGN §3: weights, the epoch seed, the inputs root, the driving
+draw and the co-creation split.
+
+Nothing here touches a database, a chain or the clock: every function is a deterministic function
+of its arguments, so settlement, the simulations and the auditor all call this one implementation.
+
+Invariants:
+
+* Every amount is an integer number of base units; nothing is created or lost. For the driving
+  pool ``allocated + carry_out == carry_in + budget`` (``budget`` being the emission of the
+  epoch's 144 slots) and, per slot, ``share * shares_per_drop + carry == emission + carry``
+  carried into it. For co-creation ``allocated + carry_out == budget`` (``budget`` including the
+  carry) and the floor dust carried is less than the number of accounts with points.
+* The result depends on the *set* of inputs, never on their order: cars are drawn in ascending
+  order of their id's UTF-8 bytes, ownership is looked up by slot, and the inputs root sorts its
+  leaves (OpenZeppelin ``StandardMerkleTree`` layout).
+* A car of zero weight never wins; a car of positive weight must have an owner from the epoch's
+  first slot on, so every share it wins has exactly one beneficiary (the owner at that slot).
+* Accounts are held in EIP-55 checksummed form (validated on construction of the inputs), so
+  credits merge across letter case and match ``ledger.merkle.MerkleTree`` entries.
+* ``r = keccak256(abi.encode(seed, slot, j)) % W`` has a modulo bias below ``W / 2**256``,
+  negligible for any real fleet's total weight.
+
+The ABI encodings of the static tuples hashed here are spelt out as 32-byte words because
+``eth_abi.encode`` costs tens of microseconds a call, more than the two keccaks of a leaf; the
+tests cross-check every layout against ``eth_abi``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import accumulate, compress, filterfalse, islice, pairwise
+from operator import attrgetter, eq
+from typing import Final
+
+from sha3 import keccak_256
+
+from ledger.errors import ValidationError
+from ledger.merkle import MerkleError, keccak256, normalize_address
+from ledger.schedule import Pool, available, epoch_slots, slot_budget
+
+__all__ = [
+    "EMPTY_ROOT",
+    "LEAF_CAR_WEIGHT",
+    "LEAF_OWNERSHIP",
+    "LEAF_POINTS",
+    "SHARES_PER_DROP",
+    "WEIGHT_CAP_METRES",
+    "CarInput",
+    "CocreationResult",
+    "DrivingResult",
+    "OwnershipSpan",
+    "PointsInput",
+    "SlotDraw",
+    "car_weight_leaf",
+    "commitment",
+    "draw_driving",
+    "drop_random",
+    "epoch_seed",
+    "inputs_root",
+    "normalize_weight",
+    "ownership_leaf",
+    "points_leaf",
+    "root_of_leaves",
+    "split_cocreation",
+    "tree_of_leaves",
+]
+
+WEIGHT_CAP_METRES: Final = 5_000_000
+SHARES_PER_DROP: Final = 100
+# Root of an epoch with no inputs at all. The contract rejects a zero *reward* root only; a zero
+# inputsRoot is accepted, and the seed is still keccak256(secret ‖ 0x00…00), so unpredictable.
+EMPTY_ROOT: Final = bytes(32)
+# Leaf type tags (the leading uint8 of each leaf's encoding): they keep the three kinds of leaf
+# from ever colliding with one another, whatever their other fields.
+LEAF_CAR_WEIGHT: Final = 0
+LEAF_OWNERSHIP: Final = 1
+LEAF_POINTS: Final = 2
+
+_UINT256_LIMIT: Final = 1 << 256
+_ADDRESS_PAD: Final = bytes(12)
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _check_uint(name: str, value: object, *, minimum: int = 0) -> int:
+    # bool is an int subclass; True as an amount is a bug, not 1.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationError(f"{name} must be an int, got {type(value).__name__}")
+    if not minimum <= value < _UINT256_LIMIT:
+        raise ValidationError(f"{name} must be in [{minimum}, 2**256), got {value}")
+    return value
+
+
+def _check_bytes32(name: str, value: object) -> bytes:
+    if not isinstance(value, bytes) or len(value) != 32:
+        raise ValidationError(f"{name} must be 32 bytes, got {value!r}")
+    return value
+
+
+def _check_car_id(car_id: object) -> str:
+    if not isinstance(car_id, str) or not car_id:
+        raise ValidationError(f"car_id must be a non-empty str, got {car_id!r}")
+    try:
+        car_id.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates have no UTF-8 bytes to hash or sort by
+        raise ValidationError(f"car_id {car_id!r} is not valid Unicode") from exc
+    return car_id
+
+
+def _check_account(account: object) -> str:
+    try:
+        return normalize_address(account)
+    except MerkleError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CarInput:
+    """An eligible car and its integer weight for the epoch (already normalised)."""
+
+    car_id: str
+    weight: int
+
+    def __post_init__(self) -> None:
+        _check_car_id(self.car_id)
+        _check_uint("weight", self.weight)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnershipSpan:
+    """``account`` owns ``car_id`` from absolute slot ``from_slot`` until the car's next span.
+
+    The account is stored EIP-55 checksummed. That costs a keccak per span, so callers drawing
+    many epochs build the (epoch-independent) ownership history once and reuse it."""
+
+    car_id: str
+    account: str
+    from_slot: int
+
+    def __post_init__(self) -> None:
+        _check_car_id(self.car_id)
+        object.__setattr__(self, "account", _check_account(self.account))
+        _check_uint("from_slot", self.from_slot)
+
+
+@dataclass(frozen=True, slots=True)
+class PointsInput:
+    """Co-creation points ``account`` earned in the epoch (after task caps)."""
+
+    account: str
+    points: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "account", _check_account(self.account))
+        _check_uint("points", self.points)
+
+
+def normalize_weight(valid_metres: int, cap_metres: int = WEIGHT_CAP_METRES) -> int:
+    """A car's draw weight from its valid trailing-720-hour mileage: linear up to the cap, flat
+    beyond it, so that stones do not reward wasteful driving. The cap goes into the manifest."""
+    _check_uint("valid_metres", valid_metres)
+    _check_uint("cap_metres", cap_metres, minimum=1)
+    return min(valid_metres, cap_metres)
+
+
+# --- seed ---------------------------------------------------------------------------------------
+
+
+def commitment(secret: bytes) -> bytes:
+    """What the operator commits before the epoch: ``keccak256(abi.encode(bytes32 secret))``."""
+    return keccak256(_check_bytes32("secret", secret))
+
+
+def epoch_seed(secret: bytes, inputs_root: bytes) -> bytes:
+    """``keccak256(abi.encode(bytes32 secret, bytes32 inputsRoot))``: neither the operator (who
+    committed the secret before the inputs existed) nor the inputs alone decide it."""
+    return keccak256(_check_bytes32("secret", secret) + _check_bytes32("inputs_root", inputs_root))
+
+
+# --- inputs root --------------------------------------------------------------------------------
+
+
+def _car_key(car_id: str) -> bytes:
+    digest: bytes = keccak_256(car_id.encode("utf-8")).digest()
+    return digest
+
+
+def _double_hash(encoded: bytes) -> bytes:
+    # Double hashing as StandardMerkleTree does: a leaf is a hash of 32 bytes, an inner node of
+    # 64, so no inner node can be passed off as a leaf.
+    digest: bytes = keccak_256(keccak_256(encoded).digest()).digest()
+    return digest
+
+
+def _car_weight_leaf(key: bytes, weight: int) -> bytes:
+    return _double_hash(_word(LEAF_CAR_WEIGHT) + key + _word(weight))
+
+
+def _ownership_leaf(key: bytes, span: OwnershipSpan) -> bytes:
+    address = _ADDRESS_PAD + bytes.fromhex(span.account[2:])
+    return _double_hash(_word(LEAF_OWNERSHIP) + key + address + _word(span.from_slot))
+
+
+def car_weight_leaf(car: CarInput) -> bytes:
+    """``keccak256(keccak256(abi.encode(uint8 0, bytes32 keccak256(car_id), uint256 weight)))``."""
+    return _car_weight_leaf(_car_key(car.car_id), car.weight)
+
+
+def ownership_leaf(span: OwnershipSpan) -> bytes:
+    """``keccak256(keccak256(abi.encode(uint8 1, bytes32 keccak256(car_id), address account,
+    uint256 from_slot)))``."""
+    return _ownership_leaf(_car_key(span.car_id), span)
+
+
+def points_leaf(entry: PointsInput) -> bytes:
+    """``keccak256(keccak256(abi.encode(uint8 2, address account, uint256 points)))``."""
+    address = _ADDRESS_PAD + bytes.fromhex(entry.account[2:])
+    return _double_hash(_word(LEAF_POINTS) + address + _word(entry.points))
+
+
+def tree_of_leaves(leaf_hashes: Iterable[bytes]) -> list[bytes]:
+    """OpenZeppelin ``StandardMerkleTree``'s node array over ready-made leaf hashes: leaves sorted
+    ascending, stored from the end backwards, root at 0, children of ``i`` at ``2i+1``, ``2i+2``.
+    Empty input gives an empty array."""
+    leaves = list(leaf_hashes)
+    # Checked with C-level passes: this runs over millions of leaves.
+    if set(map(type, leaves)) - {bytes} or set(map(len, leaves)) - {32}:
+        raise ValidationError("leaf hashes must be 32-byte bytes values")
+    leaves.sort()
+    size = 2 * len(leaves) - 1
+    if size < 0:
+        return []
+    tree = [b""] * size
+    tree[size - len(leaves) :] = reversed(leaves)
+    for i in range(len(leaves) - 2, -1, -1):
+        # hash_pair inlined: a call per node costs a fifth of the build.
+        left, right = tree[2 * i + 1], tree[2 * i + 2]
+        tree[i] = keccak_256(left + right if left <= right else right + left).digest()
+    return tree
+
+
+def root_of_leaves(leaf_hashes: Iterable[bytes]) -> bytes:
+    """The root of :func:`tree_of_leaves`, or :data:`EMPTY_ROOT` for no leaves."""
+    tree = tree_of_leaves(leaf_hashes)
+    return tree[0] if tree else EMPTY_ROOT
+
+
+def _require_unique(kind: str, keys: Iterable[object]) -> None:
+    listed = list(keys)
+    if len(set(listed)) == len(listed):
+        return
+    seen: set[object] = set()
+    for key in listed:
+        if key in seen:
+            raise ValidationError(f"duplicate {kind} {key!r}")
+        seen.add(key)
+
+
+def inputs_root(
+    cars: Sequence[CarInput], ownership: Sequence[OwnershipSpan], points: Sequence[PointsInput]
+) -> bytes:
+    """``inputsRoot_e``: the root over every car weight, ownership span and points leaf of the epoch.
+
+    Raises :class:`ValidationError` on a duplicate car id, two spans of one car from the same
+    slot, or an account listed twice in ``points``: each would make the inputs ambiguous."""
+    _require_unique("car id", map(attrgetter("car_id"), cars))
+    _require_unique("ownership span", map(attrgetter("car_id", "from_slot"), ownership))
+    _require_unique("points account", map(attrgetter("account"), points))
+    # A car's id hash is shared by its weight leaf and its ownership leaves: hash it once.
+    keys = {car.car_id: _car_key(car.car_id) for car in cars}
+    leaves = [_car_weight_leaf(keys[car.car_id], car.weight) for car in cars]
+    leaves += [_ownership_leaf(keys.get(span.car_id) or _car_key(span.car_id), span) for span in ownership]
+    leaves += [points_leaf(entry) for entry in points]
+    return root_of_leaves(leaves)
+
+
+# --- the driving draw ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SlotDraw:
+    """One slot of the draw: ``budget = emission + carry in``; ``share`` per share drawn;
+    ``carry`` what the slot passes on (``budget - share * shares_per_drop``).
+
+    ``share`` is 0 when no car has weight, and also when the budget is below ``shares_per_drop``
+    base units (only once the pool is all but exhausted); such a slot draws nothing and records
+    no wins, which changes no amount of DESIGN §3's loop (it would credit zeros)."""
+
+    slot: int
+    emission: int
+    budget: int
+    share: int
+    carry: int
+
+    @property
+    def allocated(self) -> int:
+        return self.budget - self.carry
+
+
+@dataclass(frozen=True, slots=True)
+class DrivingResult:
+    """The driving pool's allocation for one epoch.
+
+    ``budget`` is the emission of the epoch's slots *without* the carry (so that
+    ``allocated + carry_out == carry_in + budget``); ``credits`` holds only positive amounts, keyed
+    by checksummed account; ``wins[(car_id, slot)]`` is the number of shares the car won in that
+    slot, each worth ``slots[slot - first slot].share``.
+    """
+
+    epoch: int
+    seed: bytes
+    shares_per_drop: int
+    total_weight: int
+    carry_in: int
+    budget: int
+    allocated: int
+    carry_out: int
+    slots: tuple[SlotDraw, ...]
+    credits: Mapping[str, int]
+    wins: Mapping[tuple[str, int], int]
+
+    @property
+    def emission(self) -> int:
+        """Same as ``budget``; named like :attr:`CocreationResult.emission` for symmetry."""
+        return self.budget
+
+    def win_amount(self, car_id: str, slot: int) -> int:
+        """Base units the car earned its owner in ``slot`` (0 if it won nothing there)."""
+        shares = self.wins.get((car_id, slot), 0)
+        return shares * self.slots[slot - self.slots[0].slot].share if shares else 0
+
+
+def drop_random(seed: bytes, slot: int, j: int) -> int:
+    """``uint256(keccak256(abi.encode(bytes32 seed, uint256 slot, uint256 j)))``, the reference
+    form of one share's random number (the draw computes the same value incrementally)."""
+    _check_bytes32("seed", seed)
+    return int.from_bytes(keccak256(seed + _word(_check_uint("slot", slot)) + _word(_check_uint("j", j))))
+
+
+@lru_cache(maxsize=8)
+def _share_words(shares_per_drop: int) -> tuple[bytes, ...]:
+    return tuple(_word(j) for j in range(shares_per_drop))
+
+
+def _slot_winners(seed: bytes, slot: int, cumulative: Sequence[int], shares_per_drop: int) -> Counter[int]:
+    total = cumulative[-1]
+    # Absorb seed ‖ slot once and fork the sponge per share: only the last word varies with j.
+    prefix = keccak_256(seed + _word(slot))
+    winners: Counter[int] = Counter()
+    for word in _share_words(shares_per_drop):
+        sponge = prefix.copy()
+        sponge.update(word)
+        # First car i with C[i] > r: bisect_right skips zero-weight cars, whose C equals the previous.
+        winners[bisect_right(cumulative, int.from_bytes(sponge.digest()) % total)] += 1
+    return winners
+
+
+@dataclass(frozen=True, slots=True)
+class _CarTable:
+    """The cars in draw order: ``ids[i]`` covers ``[cumulative[i-1], cumulative[i])``."""
+
+    ids: list[str]
+    cumulative: list[int]
+    positive_ids: list[str]
+
+    @property
+    def total_weight(self) -> int:
+        return self.cumulative[-1] if self.cumulative else 0
+
+    @classmethod
+    def build(cls, cars: Sequence[CarInput]) -> _CarTable:
+        # map/attrgetter/accumulate/compress keep the per-car work in C: a million cars is the
+        # expected fleet, and a Python-level loop per car would dominate the 14,400-hash draw.
+        # Code-point order of str equals byte order of UTF-8 (a design property of UTF-8;
+        # surrogates, its one exception, are rejected by CarInput), so no encodes to sort.
+        ordered = sorted(cars, key=attrgetter("car_id"))
+        ids = list(map(attrgetter("car_id"), ordered))
+        if any(map(eq, ids, islice(ids, 1, None))):
+            _require_unique("car id", ids)
+        weights = list(map(attrgetter("weight"), ordered))
+        return cls(ids, list(accumulate(weights)), list(compress(ids, weights)))
+
+
+class _Owners:
+    """Ownership history by car, answering "who owned this car at slot s".
+
+    Built for a million spans in a few C-level passes: almost every car has a single span, so
+    only resold cars get a sorted history list.
+    """
+
+    def __init__(self, spans: Sequence[OwnershipSpan]) -> None:
+        # Reversed, so that for a resold car the dict keeps the span listed first; the earliest
+        # one is fixed up from its history below.
+        backwards = spans[::-1]
+        self._first: dict[str, OwnershipSpan] = dict(
+            zip(map(attrgetter("car_id"), backwards), backwards, strict=True)
+        )
+        self._resold: dict[str, list[OwnershipSpan]] = {}
+        if len(self._first) < len(spans):
+            self._index_resold(spans)
+
+    def _index_resold(self, spans: Sequence[OwnershipSpan]) -> None:
+        counts = Counter(span.car_id for span in spans)
+        for span in spans:
+            if counts[span.car_id] > 1:
+                self._resold.setdefault(span.car_id, []).append(span)
+        for car_id, history in self._resold.items():
+            history.sort(key=attrgetter("from_slot"))
+            for earlier, later in pairwise(history):
+                if earlier.from_slot == later.from_slot:
+                    raise ValidationError(f"two owners of car {car_id!r} from slot {later.from_slot}")
+            self._first[car_id] = history[0]
+
+    def require_owned(self, car_ids: list[str], slot: int) -> None:
+        """Fail unless every car in ``car_ids`` has an owner at ``slot`` (hence at every later
+        slot: a span lasts until the car's next one)."""
+        first = self._first
+        missing = list(filterfalse(first.__contains__, car_ids))
+        # Cars first owned after ``slot`` are few (new registrations), so find them from the spans
+        # and intersect, rather than look up every car's first span.
+        late = {span.car_id for span in first.values() if span.from_slot > slot}
+        if late:
+            missing += sorted(late.intersection(car_ids))
+        if missing:
+            raise ValidationError(
+                f"{len(missing)} car(s) with weight have no owner at slot {slot}: {missing[:5]}"
+            )
+
+    def owner_at(self, car_id: str, slot: int) -> str:
+        for span in reversed(self._resold.get(car_id) or [self._first[car_id]]):
+            if span.from_slot <= slot:
+                return span.account
+        raise ValidationError(f"car {car_id!r} has no owner at slot {slot}")
+
+
+def _validate_draw_args(epoch: int, seed: bytes, carry_in: int, shares_per_drop: int) -> None:
+    _check_uint("epoch", epoch)
+    _check_bytes32("seed", seed)
+    _check_uint("carry_in", carry_in)
+    _check_uint("shares_per_drop", shares_per_drop, minimum=1)
+
+
+def draw_driving(
+    epoch: int,
+    seed: bytes,
+    cars: Sequence[CarInput],
+    ownership: Sequence[OwnershipSpan],
+    carry_in: int,
+    shares_per_drop: int = SHARES_PER_DROP,
+) -> DrivingResult:
+    """The driving pool's draw for ``epoch``, exactly DESIGN §3.
+
+    ``ownership`` may hold spans of cars not in ``cars`` (ignored). Raises
+    :class:`ValidationError` on a duplicate car id, two spans of one car from the same slot, or a
+    car of positive weight with no owner at the epoch's first slot."""
+    _validate_draw_args(epoch, seed, carry_in, shares_per_drop)
+    table = _CarTable.build(cars)
+    slot_range = epoch_slots(epoch)
+    owners = _Owners(ownership)
+    owners.require_owned(table.positive_ids, slot_range.start)
+
+    carry = carry_in
+    slots: list[SlotDraw] = []
+    credits: dict[str, int] = {}
+    wins: dict[tuple[str, int], int] = {}
+    for slot in slot_range:
+        draw = _slot_draw(slot, carry, table.total_weight, shares_per_drop)
+        slots.append(draw)
+        carry = draw.carry
+        if draw.share:
+            _credit_slot(
+                draw,
+                _slot_winners(seed, slot, table.cumulative, shares_per_drop),
+                table,
+                owners,
+                credits,
+                wins,
+            )
+
+    emitted = sum(draw.emission for draw in slots)
+    return DrivingResult(
+        epoch=epoch,
+        seed=seed,
+        shares_per_drop=shares_per_drop,
+        total_weight=table.total_weight,
+        carry_in=carry_in,
+        budget=emitted,
+        allocated=carry_in + emitted - carry,
+        carry_out=carry,
+        slots=tuple(slots),
+        credits={account: credits[account] for account in sorted(credits)},
+        wins=wins,
+    )
+
+
+def _slot_draw(slot: int, carry_in: int, total_weight: int, shares_per_drop: int) -> SlotDraw:
+    emission = slot_budget(Pool.DRIVING, slot)
+    budget = emission + carry_in
+    if total_weight == 0:
+        return SlotDraw(slot, emission, budget, 0, budget)
+    share, carry = divmod(budget, shares_per_drop)
+    return SlotDraw(slot, emission, budget, share, carry)
+
+
+def _credit_slot(
+    draw: SlotDraw,
+    winners: Counter[int],
+    table: _CarTable,
+    owners: _Owners,
+    credits: dict[str, int],
+    wins: dict[tuple[str, int], int],
+) -> None:
+    for index, count in sorted(winners.items()):
+        car_id = table.ids[index]
+        owner = owners.owner_at(car_id, draw.slot)
+        wins[(car_id, draw.slot)] = count
+        credits[owner] = credits.get(owner, 0) + count * draw.share
+
+
+# --- co-creation --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CocreationResult:
+    """The co-creation pool's split for one epoch.
+
+    ``budget`` *includes* the carry (DESIGN §3's wording), so ``allocated + carry_out == budget``;
+    ``credits`` holds only positive amounts, keyed by checksummed account."""
+
+    epoch: int
+    carry_in: int
+    budget: int
+    total_points: int
+    allocated: int
+    carry_out: int
+    credits: Mapping[str, int]
+
+    @property
+    def emission(self) -> int:
+        """The epoch's own emission, without the carry."""
+        return self.budget - self.carry_in
+
+
+def split_cocreation(epoch: int, points: Sequence[PointsInput], carry_in: int) -> CocreationResult:
+    """Pro-rata split of the epoch's co-creation budget by points; floor dust (fewer base units
+    than accounts with points) and the whole budget of a pointless epoch carry forward.
+
+    Raises :class:`ValidationError` when an account is listed twice."""
+    _check_uint("epoch", epoch)
+    _check_uint("carry_in", carry_in)
+    _require_unique("points account", (entry.account for entry in points))
+    slot_range = epoch_slots(epoch)
+    emission = available(Pool.COCREATION, slot_range.stop) - available(Pool.COCREATION, slot_range.start)
+    budget = emission + carry_in
+    total_points = sum(entry.points for entry in points)
+    credits: dict[str, int] = {}
+    if total_points:
+        for entry in sorted(points, key=lambda entry: entry.account):
+            amount = budget * entry.points // total_points
+            if amount:
+                credits[entry.account] = amount
+    allocated = sum(credits.values())
+    return CocreationResult(
+        epoch=epoch,
+        carry_in=carry_in,
+        budget=budget,
+        total_points=total_points,
+        allocated=allocated,
+        carry_out=budget - allocated,
+        credits=credits,
+    )
