@@ -27,3 +27,15 @@ class ContractRevert(ChainError):
         self.args_ = args
         self.data = data
         super().__init__(f"{name}{args!r}" if name else f"reverted: {data}")
+
+
+class NotFoundError(YuanshiError, LookupError):
+    """The named vehicle, account, task, epoch or order does not exist."""
+
+
+class ConflictError(YuanshiError):
+    """The request contradicts stored state (a duplicate, a cap reached, a state that moved on)."""
+
+
+class SignatureError(YuanshiError):
+    """A signature does not verify for the claimed signer, or it has expired."""

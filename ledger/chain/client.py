@@ -1,26 +1,29 @@
 """Sending transactions and reading contracts, with reverts decoded into :class:`ContractRevert`.
 
-This package is the only place that imports web3 (DESIGN §6).
+This package is the only place that imports web3 (DESIGN §6). Transactions from an account whose key the
+client holds are signed locally and sent raw (the only way on a real node); other senders must be unlocked
+accounts of the node (the embedded chain's test accounts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from eth_account.signers.local import LocalAccount
 from eth_tester.exceptions import TransactionFailed
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError
-from web3.types import TxReceipt, Wei
+from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from ledger.chain import artifacts
 from ledger.chain.revert import decode_revert
 from ledger.errors import ChainError
-
-T = TypeVar("T")
 
 
 @contextmanager
@@ -44,15 +47,41 @@ def _revert_bytes(exc: BaseException) -> bytes | None:
     return None
 
 
+@dataclass(frozen=True)
+class JournaledTx:
+    purpose: str
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw: str
+    status: str
+
+
+class TxJournal(Protocol):
+    """Durable record of operator transactions, written before broadcast (implemented by the store)."""
+
+    def get(self, purpose: str) -> JournaledTx | None: ...
+
+    def record(self, tx: JournaledTx) -> None: ...
+
+    def mark(self, purpose: str, status: str, block: int | None) -> None: ...
+
+
 class ChainClient:
     """A web3 connection plus the small set of calls the ledger makes through it."""
 
-    def __init__(self, w3: Web3) -> None:
+    def __init__(self, w3: Web3, signers: Mapping[str, LocalAccount] | None = None) -> None:
         self.w3 = w3
+        self._signers: dict[str, LocalAccount] = {
+            Web3.to_checksum_address(a): acct for a, acct in (signers or {}).items()
+        }
 
     @property
     def chain_id(self) -> int:
         return int(self.w3.eth.chain_id)
+
+    def add_signer(self, account: LocalAccount) -> None:
+        self._signers[Web3.to_checksum_address(account.address)] = account
 
     def now(self) -> int:
         """Timestamp of the latest block: the chain's clock."""
@@ -64,30 +93,83 @@ class ChainClient:
     def deploy(self, name: str, sender: str, *args: Any) -> tuple[Contract, TxReceipt]:
         artifact = artifacts.load(name)
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        with decoded_reverts():
-            tx_hash = factory.constructor(*args).transact({"from": sender})
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        receipt = self.send(factory.constructor(*args), sender)
         address = receipt["contractAddress"]
-        if receipt["status"] != 1 or address is None:
-            raise ChainError(f"deploying {name} failed in tx {tx_hash.hex()}")
+        if address is None:
+            raise ChainError(f"deploying {name} created no contract")
         return self.contract(name, address), receipt
 
-    def send(self, fn: ContractFunction, sender: str, value: int = 0) -> TxReceipt:
-        """Sends ``fn`` from ``sender`` and waits for it; a revert raises :class:`ContractRevert`."""
-        with decoded_reverts():
-            tx_hash = fn.transact({"from": sender, "value": Wei(value)})
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
-        if receipt["status"] != 1:
-            # The estimate passed but the mined transaction failed: replay it as a call to learn why.
+    def send(self, fn: Any, sender: str, value: int = 0) -> TxReceipt:
+        """Sends ``fn`` (a contract function or constructor) from ``sender`` and waits for it.
+
+        A revert raises :class:`ContractRevert` and sends nothing (the gas estimate runs the call first).
+        """
+        sender = Web3.to_checksum_address(sender)
+        if sender in self._signers:
+            raw = self._sign(fn, sender, value, int(self.w3.eth.get_transaction_count(sender, "pending")))
+            receipt = self.send_raw(raw)
+        else:
             with decoded_reverts():
-                fn.call({"from": sender}, block_identifier=receipt["blockNumber"] - 1)
-            raise ChainError(f"transaction {tx_hash.hex()} failed without revert data")
+                tx_hash = fn.transact({"from": sender, "value": Wei(value)})
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        self._check_status(fn, sender, receipt)
         return receipt
+
+    def send_once(self, purpose: str, fn: Any, sender: str, journal: TxJournal) -> TxReceipt:
+        """Sends ``fn`` at most once per ``purpose``, however often it is retried or the process crashes.
+
+        The signed transaction is journaled before broadcast; a retry rebroadcasts the same bytes (same
+        nonce, same hash), so the chain executes it once.
+        """
+        sender = Web3.to_checksum_address(sender)
+        if sender not in self._signers:
+            raise ChainError(f"no key for {sender}: once-only sends are signed locally")
+        known = journal.get(purpose)
+        if known is None:
+            nonce = int(self.w3.eth.get_transaction_count(sender, "pending"))
+            raw = self._sign(fn, sender, 0, nonce)
+            known = JournaledTx(purpose, sender, nonce, "0x" + Web3.keccak(raw).hex(), "0x" + raw.hex(), "signed")
+            journal.record(known)
+        receipt = self._receipt(known.tx_hash)
+        if receipt is None:
+            receipt = self.send_raw(HexBytes(known.raw))
+        journal.mark(purpose, "mined" if receipt["status"] == 1 else "failed", int(receipt["blockNumber"]))
+        self._check_status(fn, sender, receipt)
+        return receipt
+
+    def send_raw(self, raw: bytes) -> TxReceipt:
+        """Broadcasts a signed transaction (again, harmlessly, if the node knows it) and waits for it."""
+        tx_hash = Web3.keccak(raw)
+        try:
+            self.w3.eth.send_raw_transaction(raw)
+        except ValueError as exc:
+            # A rebroadcast of a transaction the node has seen is fine; anything else is not.
+            if "known" not in str(exc).lower() and "nonce too low" not in str(exc).lower():
+                raise ChainError(f"node refused transaction {tx_hash.hex()}: {exc}") from exc
+        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
 
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
         with decoded_reverts():
             return fn.call({"from": sender} if sender else {})
 
-    def read(self, getter: Callable[[], T]) -> T:
+    def _sign(self, fn: Any, sender: str, value: int, nonce: int) -> bytes:
+        params: TxParams = {"from": sender, "value": Wei(value), "nonce": Nonce(nonce), "chainId": self.chain_id}
         with decoded_reverts():
-            return getter()
+            tx = fn.build_transaction(params)
+        signed = self._signers[sender].sign_transaction(tx)
+        return bytes(signed.raw_transaction)
+
+    def _receipt(self, tx_hash: str) -> TxReceipt | None:
+        try:
+            return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    def _check_status(self, fn: Any, sender: str, receipt: TxReceipt) -> None:
+        if receipt["status"] == 1:
+            return
+        # The estimate passed but the mined transaction failed: replay it as a call to learn why.
+        if isinstance(fn, ContractFunction):
+            with decoded_reverts():
+                fn.call({"from": sender}, block_identifier=receipt["blockNumber"] - 1)
+        raise ChainError(f"transaction {receipt['transactionHash'].hex()} failed without revert data")
