@@ -64,7 +64,7 @@ class EmbeddedChain(ChainClient):
         if timestamp <= self.now():
             raise ValueError(f"cannot travel back from {self.now()} to {timestamp}")
         self.tester.time_travel(timestamp)
-        if not self._replaying:
+        if self.journal is not None and not self._replaying:
             self._append({"travel": timestamp})
 
     def advance(self, seconds: int) -> None:
