@@ -77,7 +77,7 @@ contract StoneToken is ERC20Capped, SystemRoles, IStoneToken {
         Recovery storage pending = _recoveries[lost];
         if (pending.newAccount != address(0)) revert RecoveryAlreadyRequested(lost, pending.newAccount);
         if (lost == address(0) || isEscrow[lost]) revert InvalidRecoveryAccount(lost);
-        if (newAccount == address(0) || newAccount == lost || isEscrow[newAccount]) {
+        if (newAccount == address(0) || newAccount == lost || newAccount == address(this) || isEscrow[newAccount]) {
             revert InvalidRecoveryAccount(newAccount);
         }
         uint64 executeAfter = uint64(block.timestamp + recoveryDelay);
@@ -109,10 +109,6 @@ contract StoneToken is ERC20Capped, SystemRoles, IStoneToken {
     function pendingRecovery(address lost) external view returns (address newAccount, uint256 executeAfter) {
         Recovery memory pending = _recoveries[lost];
         return (pending.newAccount, pending.executeAfter);
-    }
-
-    function _spendAllowance(address owner, address spender, uint256 value) internal override {
-        if (!isEscrow[spender]) super._spendAllowance(owner, spender, value);
     }
 
     function _update(address from, address to, uint256 value) internal override {

@@ -25,7 +25,7 @@ interface IStoneToken is IERC20 {
     error RecoveryNotRequested(address lost);
     /// @notice The recovery for `lost` may execute only from `executeAfter`.
     error RecoveryNotReady(address lost, uint256 executeAfter);
-    /// @notice `account` cannot be a recovery source or target (itself, an escrow, or the other party).
+    /// @notice `account` cannot be a recovery source or target (zero, this token, an escrow, or the other party).
     error InvalidRecoveryAccount(address account);
     /// @notice Only the lost account or the recovery role may cancel a recovery.
     error NotRecoveryParty(address caller, address lost);

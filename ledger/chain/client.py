@@ -7,6 +7,8 @@ accounts of the node (the embedded chain's test accounts).
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from ledger.chain import artifacts
@@ -32,17 +34,65 @@ def decoded_reverts() -> Iterator[None]:
     try:
         yield
     except ContractLogicError as exc:
-        raise decode_revert(exc.data if isinstance(exc.data, str) else None) from exc
+        raise decode_revert(_rpc_revert_data(exc.data)) from exc
     except TransactionFailed as exc:
         raise decode_revert(_revert_bytes(exc)) from exc
 
 
+_HEX_DATA = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+
+
+def _rpc_revert_data(data: object) -> str | None:
+    """The revert bytes from a JSON-RPC error's ``data``, however the node words it.
+
+    geth, Besu and eth-tester give a hex string (some with a ``"Reverted "`` prefix); Hardhat gives
+    ``{"message": ..., "data": "0x..."}``, and a proxy in between may wrap that once more.
+    """
+    for _ in range(3):
+        if not isinstance(data, dict):
+            break
+        data = data.get("data")
+    if not isinstance(data, str):
+        return None
+    data = data.removeprefix("Reverted ").strip()
+    return data if _HEX_DATA.fullmatch(data) else None
+
+
+def _rpc_error_message(exc: Exception) -> str:
+    if isinstance(exc, Web3RPCError) and isinstance(exc.rpc_response, dict):
+        error = exc.rpc_response.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+    return str(exc)
+
+
+# How nodes say they already hold exactly this transaction: geth "already known", Hardhat and Besu
+# "Known transaction: 0x...", older geth/Parity "known transaction" / "already imported".
+_ALREADY_KNOWN = ("already known", "known transaction", "already imported")
+# How they say the sender's nonce has moved past it: geth "nonce too low", Hardhat "Nonce too low. Expected
+# nonce to be 1 but got 0" (automine) and "Transaction nonce too low. ..." (interval mining), Besu the same.
+_NONCE_TOO_LOW = "nonce too low"
+# A "nonce too low" for a transaction that was in fact mined comes with a receipt; give the node this long
+# to show it before concluding that another transaction took the nonce.
+_RECEIPT_GRACE_SECONDS = 5.0
+
+
 def _revert_bytes(exc: BaseException) -> bytes | None:
-    """eth-tester re-raises the EVM's revert as text; the raw bytes survive on an earlier exception."""
+    """eth-tester re-raises the EVM's revert as text; the raw bytes survive on an earlier exception, or
+    (on its read path) only as their Python repr inside the message."""
     seen: BaseException | None = exc
     while seen is not None:
         if seen.args and isinstance(seen.args[0], bytes):
             return seen.args[0]
+        if seen.args and isinstance(seen.args[0], str):
+            text = seen.args[0].removeprefix("execution reverted: ")
+            if text.startswith(("b'", 'b"')):
+                try:
+                    value = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    value = None
+                if isinstance(value, bytes):
+                    return value
         seen = seen.__cause__ or seen.__context__
     return None
 
@@ -128,7 +178,9 @@ class ChainClient:
         if known is None:
             nonce = int(self.w3.eth.get_transaction_count(sender, "pending"))
             raw = self._sign(fn, sender, 0, nonce)
-            known = JournaledTx(purpose, sender, nonce, "0x" + Web3.keccak(raw).hex(), "0x" + raw.hex(), "signed")
+            known = JournaledTx(
+                purpose, sender, nonce, "0x" + Web3.keccak(raw).hex(), "0x" + raw.hex(), "signed"
+            )
             journal.record(known)
         receipt = self._receipt(known.tx_hash)
         if receipt is None:
@@ -142,18 +194,43 @@ class ChainClient:
         tx_hash = Web3.keccak(raw)
         try:
             self.w3.eth.send_raw_transaction(raw)
-        except ValueError as exc:
-            # A rebroadcast of a transaction the node has seen is fine; anything else is not.
-            if "known" not in str(exc).lower() and "nonce too low" not in str(exc).lower():
-                raise ChainError(f"node refused transaction {tx_hash.hex()}: {exc}") from exc
-        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+        except (ValueError, Web3RPCError) as exc:
+            # eth-tester raises ValueError, a JSON-RPC node Web3RPCError. A rebroadcast of a transaction the
+            # node has seen is fine; anything else is not.
+            reason = _rpc_error_message(exc).lower()
+            if _NONCE_TOO_LOW in reason:
+                # Either this very transaction was mined (a rebroadcast after a crash) or another one took
+                # its nonce, in which case it can never be mined: only a receipt tells which.
+                return self._wait_for_receipt(
+                    tx_hash,
+                    _RECEIPT_GRACE_SECONDS,
+                    f"nonce of transaction 0x{tx_hash.hex()} was used by another transaction",
+                )
+            if not any(words in reason for words in _ALREADY_KNOWN):
+                raise ChainError(
+                    f"node refused transaction 0x{tx_hash.hex()}: {_rpc_error_message(exc)}"
+                ) from exc
+        return self._wait_for_receipt(
+            tx_hash, 120, f"transaction 0x{tx_hash.hex()} was not mined within 120 s"
+        )
+
+    def _wait_for_receipt(self, tx_hash: HexBytes, timeout: float, failure: str) -> TxReceipt:
+        try:
+            return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.1)
+        except TimeExhausted as exc:
+            raise ChainError(failure) from exc
 
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
         with decoded_reverts():
             return fn.call({"from": sender} if sender else {})
 
     def _sign(self, fn: Any, sender: str, value: int, nonce: int) -> bytes:
-        params: TxParams = {"from": sender, "value": Wei(value), "nonce": Nonce(nonce), "chainId": self.chain_id}
+        params: TxParams = {
+            "from": sender,
+            "value": Wei(value),
+            "nonce": Nonce(nonce),
+            "chainId": self.chain_id,
+        }
         with decoded_reverts():
             tx = fn.build_transaction(params)
         signed = self._signers[sender].sign_transaction(tx)

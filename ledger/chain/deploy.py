@@ -156,3 +156,28 @@ def deploy_system(client: ChainClient, roles: RoleHolders, params: DeployParams)
         params=params,
         gas_used=gas,
     )
+
+
+def load_system(client: ChainClient, record: dict[str, Any]) -> System:
+    """Handles to a system deployed earlier, from its deployment record; refuses another chain's record."""
+    if int(record["chain_id"]) != client.chain_id:
+        raise ValueError(
+            f"deployment record is for chain {record['chain_id']}, this chain is {client.chain_id}"
+        )
+    addresses = record["addresses"]
+    system = System(
+        client=client,
+        roles=RoleHolders(**record["roles"]),
+        schedule=client.contract("EmissionSchedule", addresses["EmissionSchedule"]),
+        token=client.contract("StoneToken", addresses["StoneToken"]),
+        distributor=client.contract("RewardDistributor", addresses["RewardDistributor"]),
+        desk=client.contract("RedemptionDesk", addresses["RedemptionDesk"]),
+        vault=client.contract("EquityVault", addresses["EquityVault"]),
+        settlement=client.contract("TestSettlementToken", addresses["SettlementToken"]),
+        deployed_at_block=int(record["block"]),
+        params=DeployParams(**record["params"]),
+    )
+    for name, address in addresses.items():
+        if not client.w3.eth.get_code(Web3.to_checksum_address(address)):
+            raise ValueError(f"{name} has no code at {address} on this chain")
+    return system

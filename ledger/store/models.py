@@ -41,7 +41,11 @@ class Vehicle(Base):
 
 
 class DeviceKey(Base):
+    """A car's device keys, newest last; at most one is unrevoked. A public key (P-256 stored uncompressed, so
+    each key has one form) belongs to one car once: a revoked key never comes back."""
+
     __tablename__ = "device_keys"
+    __table_args__ = (UniqueConstraint("public_key", name="uq_device_keys_public_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     vehicle_id: Mapped[str] = mapped_column(ForeignKey("vehicles.id"), index=True)
@@ -77,6 +81,10 @@ class Consent(Base):
     receipt_hash: Mapped[str] = mapped_column(HASH, unique=True)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
     revocation_signature: Mapped[str | None] = mapped_column(String(140), default=None)
+    # The signed fields besides those above, so anyone can re-verify both signatures from the row alone.
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[int] = mapped_column(BigInteger)
+    revocation_issued_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class TripStatus(enum.StrEnum):
@@ -104,7 +112,8 @@ class Trip(Base):
     energy_wh: Mapped[int] = mapped_column(BigInteger)
     drive_mode: Mapped[str] = mapped_column(String(16))
     checkin_ids: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
-    status: Mapped[TripStatus] = mapped_column(Enum(TripStatus, native_enum=False, length=16))
+    # Indexed for the open-holds query: held trips are few among many accepted ones.
+    status: Mapped[TripStatus] = mapped_column(Enum(TripStatus, native_enum=False, length=16), index=True)
     reason: Mapped[str | None] = mapped_column(String(64), default=None)
     detail: Mapped[str | None] = mapped_column(Text, default=None)
     received_at: Mapped[int] = mapped_column(BigInteger)
@@ -132,12 +141,24 @@ class Task(Base):
     lifetime_cap: Mapped[int] = mapped_column(Integer)
     active_from: Mapped[int] = mapped_column(BigInteger)
     active_until: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # Server defaults only because migration 0003 added these columns in place to a populated table.
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    evidence_kind: Mapped[str] = mapped_column(String(32), default="reference", server_default="reference")
+    created_at: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    updated_at: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # Deactivation ends the window at this time but keeps the configured window for the record.
+    deactivated_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class Completion(Base):
+    """One task done by one account. ``points`` is the task's value when recorded, so later catalogue
+    edits never change settled history; ``seq`` numbers an account's completions of a task (1, 2, …) and
+    its unique constraint makes two racing completions of the same task by the same account collide."""
+
     __tablename__ = "completions"
     __table_args__ = (
         UniqueConstraint("task_id", "evidence_hash"),
+        UniqueConstraint("task_id", "account", "seq", name="uq_completions_task_account_seq"),
         Index("ix_completions_account_task", "account", "task_id", "completed_at"),
     )
 
@@ -147,12 +168,15 @@ class Completion(Base):
     evidence_hash: Mapped[str] = mapped_column(HASH)
     completed_at: Mapped[int] = mapped_column(BigInteger, index=True)
     points: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class EpochState(enum.StrEnum):
     """Settlement steps in order; each is recorded only after its work is durable."""
 
-    COMMITTED = "committed"  # secret stored and its commitment on chain
+    SECRET_CREATED = "secret_created"  # secret stored; its commitment not yet confirmed on chain
+    COMMITTED = "committed"  # the commitment is on chain
     CLOSED = "closed"  # ended, grace period over: no more reports for it
     INPUTS_FIXED = "inputs_fixed"
     ALLOCATED = "allocated"
@@ -161,6 +185,7 @@ class EpochState(enum.StrEnum):
     POSTED = "posted"
     CONFIRMED = "confirmed"
     FINAL = "final"
+    VETOED = "vetoed"  # the guardian rejected the posted root: an operator must look before it is redone
 
 
 class Epoch(Base):
@@ -223,14 +248,24 @@ class DropWin(Base):
 
 
 class Entitlement(Base):
-    """An account's cumulative entitlement after an epoch, with its Merkle proof against that epoch's root."""
+    """An account's cumulative entitlement after an epoch and its leaf's place in that epoch's tree."""
 
     __tablename__ = "entitlements"
 
     epoch: Mapped[int] = mapped_column(ForeignKey("epochs.number"), primary_key=True)
     account: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
     cumulative: Mapped[int] = mapped_column(Amount)
-    proof: Mapped[str] = mapped_column(Text)  # JSON list of 0x hashes
+    tree_index: Mapped[int] = mapped_column(Integer)
+
+
+class EpochTree(Base):
+    """Every node of an epoch's Merkle tree (OpenZeppelin's array layout, 32 bytes each): every proof is
+    a walk of O(log n) nodes, and storing nodes costs 64 bytes a leaf where stored proofs would cost ~700."""
+
+    __tablename__ = "epoch_trees"
+
+    epoch: Mapped[int] = mapped_column(ForeignKey("epochs.number"), primary_key=True)
+    nodes: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ChainTx(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 17:01:25.506736
+Create Date: 2026-11-23 17:13:45.945680
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column(
             "state",
             sa.Enum(
+                "SECRET_CREATED",
                 "COMMITTED",
                 "CLOSED",
                 "INPUTS_FIXED",
@@ -67,6 +68,7 @@ def upgrade() -> None:
                 "POSTED",
                 "CONFIRMED",
                 "FINAL",
+                "VETOED",
                 name="epochstate",
                 native_enum=False,
                 length=24,
@@ -207,12 +209,22 @@ def upgrade() -> None:
         sa.Column("epoch", sa.Integer(), nullable=False),
         sa.Column("account", sa.String(length=42), nullable=False),
         sa.Column("cumulative", ledger.store.types.Amount(length=78), nullable=False),
-        sa.Column("proof", sa.Text(), nullable=False),
+        sa.Column("tree_index", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["epoch"],
             ["epochs.number"],
         ),
         sa.PrimaryKeyConstraint("epoch", "account"),
+    )
+    op.create_table(
+        "epoch_trees",
+        sa.Column("epoch", sa.Integer(), nullable=False),
+        sa.Column("nodes", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["epoch"],
+            ["epochs.number"],
+        ),
+        sa.PrimaryKeyConstraint("epoch"),
     )
     op.create_table(
         "ownerships",
@@ -284,6 +296,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_ownerships_account"))
 
     op.drop_table("ownerships")
+    op.drop_table("epoch_trees")
     op.drop_table("entitlements")
     with op.batch_alter_table("drop_wins", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_drop_wins_account"))

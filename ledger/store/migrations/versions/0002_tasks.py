@@ -1,6 +1,6 @@
 """tasks: catalogue metadata, deactivation, completion sequence numbers
 
-Revision ID: 0003
+Revision ID: 0002
 Revises: 0001
 
 Adds to ``tasks`` a description, the kind of evidence the app sends, created/updated times and
@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

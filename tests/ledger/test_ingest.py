@@ -1,0 +1,557 @@
+"""Trip-report ingest (issue 3): each rejection with its reason, each hold, review, batches, idempotency,
+consent and ownership at the trip's end, concurrent writers, and the settlement inputs.
+
+Reports are built with ``ledger.telemetry.sign_report`` under Ed25519 and P-256 keys from ``cryptography``.
+Database tests run on SQLite and PostgreSQL through the module fixtures of ``test_vehicles``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Final
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from ledger import consent, ingest, vehicles
+from ledger.errors import ConflictError, NotFoundError, ValidationError
+from ledger.ingest import StoreTelemetryContext, review_hold, submit_reports
+from ledger.store.db import session_factory
+from ledger.store.models import Trip, TripStatus
+from ledger.telemetry import (
+    MAX_REPORT_AGE_S,
+    Algorithm,
+    DriveMode,
+    PrivateKey,
+    Reason,
+    Status,
+    TripReport,
+    TripSummary,
+    Verdict,
+    report_to_json,
+    sign_report,
+)
+from tests.ledger.test_consent import ALICE_KEY, BOB, BOB_KEY, grant, revoke
+from tests.ledger.test_vehicles import (  # the shared module fixtures and helpers
+    ALICE,
+    ED_KEY,
+    ED_KEY_2,
+    OTHER_VIN,
+    P256_KEY,
+    T0,
+    VEHICLE,
+    emptied_session,  # noqa: F401
+    module_engine,  # noqa: F401
+    raw_public,
+    register,
+    synthetic_vin,
+)
+
+NOW: Final = T0 + 86_400
+P256_KEY_2: Final = ec.derive_private_key(0xBEEF, ec.SECP256R1())
+P256_CAR: Final = "YS-P256"
+TRIP_M: Final = 30_000
+Raw = dict[str, object]
+
+
+@pytest.fixture
+def fleet(session: Session) -> Session:
+    """Alice owns an Ed25519 car and a P-256 car and has consented since T0."""
+    register(session, now=T0)
+    register(session, P256_CAR, vin=OTHER_VIN, key=P256_KEY, now=T0)
+    grant(session, now=T0, key=ALICE_KEY)
+    session.commit()
+    return session
+
+
+def trip(seq: int, vehicle_id: str = VEHICLE, **changes: Any) -> TripReport:
+    """Trip ``seq`` of a car driving 30 km in 30 minutes at 150 Wh/km every hour from T0; consecutive
+    trips chain (each starts where and after the previous one ended)."""
+    start = T0 + 3_600 * seq
+    base = TripReport(
+        vehicle_id=vehicle_id,
+        seq=seq,
+        started_at=start,
+        ended_at=start + 1_800,
+        odometer_start_m=1_000_000 + TRIP_M * seq,
+        odometer_end_m=1_000_000 + TRIP_M * (seq + 1),
+        energy_wh=4_500,
+        drive_mode=DriveMode.ECO,
+        checkin_ids=("app-checkin-1",),
+        algorithm=Algorithm.P256 if vehicle_id == P256_CAR else Algorithm.ED25519,
+    )
+    return replace(base, **changes)
+
+
+def signed(report: TripReport, key: PrivateKey | None = None) -> Raw:
+    if key is None:
+        key = P256_KEY if report.algorithm is Algorithm.P256 else ED_KEY
+    return report_to_json(sign_report(report, key))
+
+
+def submit(session: Session, *reports: Raw | object, now: int = NOW) -> list[Verdict]:
+    return submit_reports(session, list(reports), now)  # type: ignore[arg-type]
+
+
+def reasons(verdicts: list[Verdict]) -> list[Reason]:
+    return [verdict.reason for verdict in verdicts]
+
+
+def trip_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Trip)) or 0
+
+
+def stored(session: Session, verdict: Verdict) -> Trip:
+    assert verdict.payload_hash is not None
+    return session.scalars(select(Trip).where(Trip.payload_hash == "0x" + verdict.payload_hash.hex())).one()
+
+
+def snapshot(session: Session) -> list[tuple[object, ...]]:
+    session.expire_all()
+    columns = [column for column in Trip.__table__.columns if column.name != "id"]
+    return sorted(tuple(row) for row in session.execute(select(*columns)))
+
+
+# --- accepted -----------------------------------------------------------------------------------------
+
+
+def test_an_accepted_report_is_stored_with_every_field(fleet: Session) -> None:
+    report = trip(1)
+    [verdict] = submit(fleet, signed(report))
+    assert (verdict.status, verdict.reason) == (Status.ACCEPTED, Reason.OK)
+    row = stored(fleet, verdict)
+    assert (row.vehicle_id, row.seq, row.started_at, row.ended_at) == (
+        VEHICLE,
+        1,
+        report.started_at,
+        report.ended_at,
+    )
+    assert (row.odometer_start_m, row.odometer_end_m, row.energy_wh) == (1_030_000, 1_060_000, 4_500)
+    assert (row.drive_mode, row.checkin_ids) == ("eco", '["app-checkin-1"]')
+    assert (row.status, row.reason, row.detail, row.received_at) == (
+        TripStatus.ACCEPTED,
+        "ok",
+        verdict.detail,
+        NOW,
+    )
+    assert (row.reviewed_at, row.reviewer, row.details_deleted) == (None, None, False)
+
+
+def test_a_p256_car_reports_like_any_other(fleet: Session) -> None:
+    verdicts = submit(fleet, signed(trip(1, P256_CAR)), signed(trip(2, P256_CAR)))
+    assert reasons(verdicts) == [Reason.OK, Reason.OK]
+    assert ingest.valid_metres_by_vehicle(fleet, T0, NOW) == {P256_CAR: 2 * TRIP_M}
+
+
+# --- rejections ---------------------------------------------------------------------------------------
+
+
+def _missing_field(session: Session) -> Raw:
+    raw = signed(trip(1))
+    del raw["energy_wh"]
+    return raw
+
+
+def _unknown_device(session: Session) -> Raw:
+    return signed(trip(1, "YS-UNKNOWN"))
+
+
+def _revoked_device(session: Session) -> Raw:
+    vehicles.revoke_device_key(session, VEHICLE, NOW - 10)
+    return signed(trip(1))
+
+
+def _algorithm_mismatch(session: Session) -> Raw:
+    return signed(trip(1, algorithm=Algorithm.P256), P256_KEY)
+
+
+def _bad_signature(session: Session) -> Raw:
+    return signed(trip(1), ED_KEY_2)
+
+
+def _replayed_sequence(session: Session) -> Raw:
+    assert reasons(submit(session, signed(trip(1)))) == [Reason.OK]
+    return signed(trip(1, energy_wh=4_600))
+
+
+def _stale(session: Session) -> Raw:
+    return signed(trip(1))
+
+
+def _from_future(session: Session) -> Raw:
+    return signed(trip(1, started_at=NOW + 100, ended_at=NOW + 301))
+
+
+def _no_consent(session: Session) -> Raw:
+    register(session, "YS-BOB", vin=synthetic_vin(9), key=ED_KEY_2, owner=BOB, now=T0)
+    return signed(trip(1, "YS-BOB"), ED_KEY_2)
+
+
+REJECTIONS: Final[list[tuple[Callable[[Session], Raw], Reason, int]]] = [
+    (_missing_field, Reason.MALFORMED, NOW),
+    (_unknown_device, Reason.UNKNOWN_DEVICE, NOW),
+    (_revoked_device, Reason.DEVICE_REVOKED, NOW),
+    (_algorithm_mismatch, Reason.ALGORITHM_MISMATCH, NOW),
+    (_bad_signature, Reason.BAD_SIGNATURE, NOW),
+    (_replayed_sequence, Reason.REPLAYED_SEQUENCE, NOW),
+    (_stale, Reason.STALE, T0 + 3_600 + 1_800 + MAX_REPORT_AGE_S + 1),
+    (_from_future, Reason.FROM_FUTURE, NOW),
+    (_no_consent, Reason.NO_CONSENT, NOW),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason", "now"), [pytest.param(*case, id=case[1].value) for case in REJECTIONS]
+)
+def test_each_rejection_stores_nothing_and_says_why(
+    fleet: Session, make: Callable[[Session], Raw], reason: Reason, now: int
+) -> None:
+    raw = make(fleet)
+    before = snapshot(fleet)
+    [verdict] = submit(fleet, raw, now=now)
+    assert (verdict.status, verdict.reason) == (Status.REJECTED, reason)
+    assert verdict.detail
+    assert snapshot(fleet) == before
+
+
+# --- holds --------------------------------------------------------------------------------------------
+
+HOLDS: Final[list[tuple[Reason, dict[str, Any]]]] = [
+    (Reason.NON_POSITIVE_DURATION, {"ended_at": T0 + 7_200}),
+    (Reason.ODOMETER_DECREASING, {"odometer_end_m": 1_050_000}),
+    (Reason.TRIP_TOO_LONG, {"started_at": T0 + 9_000 - 86_401}),
+    (Reason.OUT_OF_ORDER, {"seq": 0}),
+    (Reason.ODOMETER_WENT_BACK, {"odometer_start_m": 1_059_999}),
+    (Reason.OVERLAPS_PREVIOUS, {"started_at": T0 + 3_600 + 1_799}),
+    (Reason.TOO_FAST, {"started_at": T0 + 7_200 + 1_800 - 60}),
+    (Reason.ENERGY_TOO_LOW, {"energy_wh": 1_000}),
+    (Reason.ENERGY_TOO_HIGH, {"energy_wh": 30_000}),
+]
+
+
+@pytest.mark.parametrize(("reason", "changes"), [pytest.param(r, c, id=r.value) for r, c in HOLDS])
+def test_each_implausible_report_is_held_and_stored(
+    fleet: Session, reason: Reason, changes: dict[str, Any]
+) -> None:
+    first, second = submit(fleet, signed(trip(1)), signed(replace(trip(2), **changes)))
+    assert first.reason is Reason.OK
+    assert (second.status, second.reason) == (Status.HELD, reason)
+    row = stored(fleet, second)
+    assert (row.status, row.reason, row.detail) == (TripStatus.HELD, reason.value, second.detail)
+    assert ingest.vehicles_with_open_holds(fleet, NOW) == {VEHICLE}
+    assert ingest.valid_metres_by_vehicle(fleet, T0, 2**62) == {
+        VEHICLE: TRIP_M
+    }  # the held trip counts nothing
+
+
+def test_missing_consent_outranks_a_hold(fleet: Session) -> None:
+    register(fleet, "YS-BOB", vin=synthetic_vin(9), key=ED_KEY_2, owner=BOB, now=T0)
+    [verdict] = submit(fleet, signed(trip(1, "YS-BOB", energy_wh=30_000), ED_KEY_2))
+    assert (verdict.status, verdict.reason) == (Status.REJECTED, Reason.NO_CONSENT)
+    assert trip_count(fleet) == 0
+
+
+# --- batches ------------------------------------------------------------------------------------------
+
+
+def test_resubmitting_a_batch_changes_nothing_and_answers_duplicate(fleet: Session) -> None:
+    batch = [
+        signed(trip(1)),
+        signed(trip(2, energy_wh=30_000)),
+        signed(trip(3), ED_KEY_2),
+        signed(trip(1, P256_CAR)),
+    ]
+    assert reasons(submit(fleet, *batch)) == [
+        Reason.OK,
+        Reason.ENERGY_TOO_HIGH,
+        Reason.BAD_SIGNATURE,
+        Reason.OK,
+    ]
+    fleet.commit()
+    before = snapshot(fleet)
+    again = submit(fleet, *batch, now=NOW + 60)
+    assert reasons(again) == [Reason.DUPLICATE, Reason.DUPLICATE, Reason.BAD_SIGNATURE, Reason.DUPLICATE]
+    assert [verdict.status for verdict in again] == [Status.DUPLICATE] * 2 + [
+        Status.REJECTED,
+        Status.DUPLICATE,
+    ]
+    assert snapshot(fleet) == before
+
+
+def test_reports_in_one_batch_see_each_other(fleet: Session) -> None:
+    overlapping = trip(2, started_at=T0 + 3_600 + 1_000, ended_at=T0 + 3_600 + 2_800)
+    verdicts = submit(
+        fleet,
+        signed(trip(1)),
+        signed(overlapping),  # checked against trip 1 of this same batch
+        signed(trip(3)),
+        signed(trip(3, energy_wh=4_400)),  # same sequence, other content
+        signed(trip(4)),
+        signed(trip(4)),  # the very same report
+    )
+    assert reasons(verdicts) == [
+        Reason.OK,
+        Reason.OVERLAPS_PREVIOUS,
+        Reason.OK,
+        Reason.REPLAYED_SEQUENCE,
+        Reason.OK,
+        Reason.DUPLICATE,
+    ]
+    assert trip_count(fleet) == 4
+
+
+def test_one_bad_report_never_sinks_its_batch(fleet: Session) -> None:
+    verdicts = submit(fleet, signed(trip(1)), "not an object", {}, signed(trip(2), ED_KEY_2), signed(trip(2)))
+    assert reasons(verdicts) == [
+        Reason.OK,
+        Reason.MALFORMED,
+        Reason.MALFORMED,
+        Reason.BAD_SIGNATURE,
+        Reason.OK,
+    ]
+    assert verdicts[1].report is None
+    assert trip_count(fleet) == 2
+
+
+def test_batch_limits(session: Session) -> None:
+    assert submit_reports(session, [], NOW) == []
+    with pytest.raises(ValidationError, match="at most 1000"):
+        submit_reports(session, [{}] * (ingest.MAX_BATCH + 1), NOW)
+    with pytest.raises(ValidationError, match="must be a list"):
+        submit_reports(session, "reports", NOW)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="now"):
+        submit_reports(session, [], -5)
+
+
+# --- device keys --------------------------------------------------------------------------------------
+
+
+def test_after_rotation_only_the_new_key_verifies_no_grace(fleet: Session) -> None:
+    # The trip ended before the rotation, and the old key signed it then: still refused, by design.
+    report = trip(1)
+    vehicles.rotate_device_key(fleet, VEHICLE, raw_public(ED_KEY_2), "ed25519", T0 + 2 * 3_600)
+    [old] = submit(fleet, signed(report, ED_KEY))
+    assert old.reason is Reason.BAD_SIGNATURE
+    assert trip_count(fleet) == 0
+    # The device re-signs its queued report with its new key: the same report, by its payload hash.
+    [new] = submit(fleet, signed(report, ED_KEY_2))
+    assert new.reason is Reason.OK
+    assert new.payload_hash == old.payload_hash
+    vehicles.rotate_device_key(
+        fleet, VEHICLE, raw_public(P256_KEY_2, compressed=True), Algorithm.P256, NOW - 5
+    )
+    [ed25519_after] = submit(fleet, signed(trip(2), ED_KEY_2))
+    assert ed25519_after.reason is Reason.ALGORITHM_MISMATCH
+    [p256_after] = submit(fleet, signed(trip(2, algorithm=Algorithm.P256), P256_KEY_2))
+    assert p256_after.reason is Reason.OK
+
+
+def test_reports_of_a_revoked_device_are_refused_until_a_new_key(fleet: Session) -> None:
+    vehicles.revoke_device_key(fleet, VEHICLE, NOW - 100)
+    assert reasons(submit(fleet, signed(trip(1)))) == [Reason.DEVICE_REVOKED]
+    vehicles.rotate_device_key(fleet, VEHICLE, raw_public(ED_KEY_2), "ed25519", NOW - 50)
+    assert reasons(submit(fleet, signed(trip(1), ED_KEY_2))) == [Reason.OK]
+
+
+# --- review -------------------------------------------------------------------------------------------
+
+
+def _held(session: Session) -> tuple[Trip, Raw]:
+    raw = signed(trip(2, started_at=T0 + 7_200 + 1_800 - 60))  # 30 km in a minute
+    first, held = submit(session, signed(trip(1)), raw)
+    assert (first.reason, held.reason) == (Reason.OK, Reason.TOO_FAST)
+    return stored(session, held), raw
+
+
+def test_a_released_trip_counts_from_its_release(fleet: Session) -> None:
+    held, _ = _held(fleet)
+    released_at = NOW + 3_600
+    reviewed = review_hold(fleet, held.id, "release", "ops@yuanshi", released_at)
+    assert (reviewed.status, reviewed.reviewed_at, reviewed.reviewer) == (
+        TripStatus.RELEASED,
+        released_at,
+        "ops@yuanshi",
+    )
+    assert ingest.valid_metres_by_vehicle(fleet, T0, NOW) == {VEHICLE: 2 * TRIP_M}
+    assert ingest.vehicles_with_open_holds(fleet, released_at - 1) == {VEHICLE}
+    assert ingest.vehicles_with_open_holds(fleet, released_at) == set()
+    assert ingest.vehicles_with_open_holds(fleet, NOW - 1) == set()  # not yet received then
+    with pytest.raises(ConflictError, match="is released"):
+        review_hold(fleet, held.id, "deny", "ops@yuanshi", released_at + 1)
+
+
+def test_a_denied_trip_never_counts_yet_its_sequence_and_hash_stay_used(fleet: Session) -> None:
+    held, raw = _held(fleet)
+    review_hold(fleet, held.id, ingest.ReviewDecision.DENY, "ops@yuanshi", NOW + 10)
+    assert ingest.valid_metres_by_vehicle(fleet, T0, 2**62) == {VEHICLE: TRIP_M}
+    assert ingest.vehicles_with_open_holds(fleet, NOW + 10) == set()
+    assert reasons(submit(fleet, raw, now=NOW + 20)) == [Reason.DUPLICATE]
+    assert reasons(submit(fleet, signed(trip(2)), now=NOW + 20)) == [Reason.REPLAYED_SEQUENCE]
+    # The denied trip is no history for plausibility: trip 3 is checked against trip 1.
+    context = StoreTelemetryContext(fleet)
+    assert context.last_trip(VEHICLE) == TripSummary(1, T0 + 3_600, T0 + 3_600 + 1_800, 1_060_000)
+    assert context.seen_sequence(VEHICLE, 2)
+    assert reasons(submit(fleet, signed(trip(3)), now=NOW + 20)) == [Reason.OK]
+
+
+def test_only_held_trips_can_be_reviewed(fleet: Session) -> None:
+    [accepted] = submit(fleet, signed(trip(1)))
+    trip_id = stored(fleet, accepted).id
+    with pytest.raises(ConflictError, match="is accepted; only a held trip"):
+        review_hold(fleet, trip_id, "release", "ops", NOW)
+    with pytest.raises(NotFoundError):
+        review_hold(fleet, trip_id + 1_000, "release", "ops", NOW)
+    with pytest.raises(ValidationError, match="decision"):
+        review_hold(fleet, trip_id, "approve", "ops", NOW)
+    with pytest.raises(ValidationError, match="reviewer"):
+        review_hold(fleet, trip_id, "deny", "", NOW)
+    assert stored(fleet, accepted).status is TripStatus.ACCEPTED
+
+
+def test_of_two_racing_reviewers_one_wins(fleet: Session, engine: Engine) -> None:
+    held, _ = _held(fleet)
+    fleet.commit()
+    with session_factory(engine)() as other:
+        review_hold(other, held.id, "deny", "second", NOW + 5)
+        other.commit()
+    # Our session still holds the trip as held in memory; the conditional update sees the truth.
+    with pytest.raises(ConflictError, match="is denied"):
+        review_hold(fleet, held.id, "release", "first", NOW + 6)
+
+
+# --- consent and ownership ----------------------------------------------------------------------------
+
+
+def test_revoking_consent_stops_earning_and_refuses_later_reports(fleet: Session) -> None:
+    accepted = submit(fleet, signed(trip(1)), signed(trip(2)))
+    assert ingest.valid_metres_by_vehicle(fleet, T0, NOW) == {VEHICLE: 2 * TRIP_M}
+    receipt = consent.current_receipt(fleet, ALICE)
+    assert receipt is not None
+    result = revoke(fleet, receipt, now=NOW, key=ALICE_KEY)
+    assert result.purge == consent.TripPurge(deleted=0, redacted=2)
+    assert ingest.valid_metres_by_vehicle(fleet, T0, NOW) == {}
+    # A trip that ended under consent but arrives after its revocation would bring the data back.
+    assert reasons(submit(fleet, signed(trip(3)), now=NOW + 1)) == [Reason.NO_CONSENT]
+    assert reasons(submit(fleet, signed(trip(30, started_at=NOW - 900, ended_at=NOW)), now=NOW + 1)) == [
+        Reason.NO_CONSENT
+    ]
+    # The skeletons still stop a replay of the original reports.
+    assert reasons(submit(fleet, signed(trip(1)), now=NOW + 1)) == [Reason.DUPLICATE]
+    assert stored(fleet, accepted[0]).details_deleted
+    # A fresh consent lets the car earn again from its grant on, but does not mend the break before it.
+    grant(fleet, now=NOW + 100, key=ALICE_KEY)
+    assert reasons(submit(fleet, signed(trip(3)), now=NOW + 200)) == [Reason.NO_CONSENT]
+    late = trip(
+        31, started_at=NOW + 110, ended_at=NOW + 150, odometer_start_m=2_000_000, odometer_end_m=2_000_500
+    )
+    assert reasons(submit(fleet, signed(late), now=NOW + 200)) == [Reason.OK]
+
+
+def test_consent_is_the_owners_at_the_trips_end(fleet: Session) -> None:
+    sale = T0 + 5 * 3_600
+    vehicles.transfer_ownership(fleet, VEHICLE, BOB, sale)
+    before_sale, after_sale = trip(4), trip(5)  # trip 4 ends before the sale, trip 5 after it
+    assert before_sale.ended_at < sale < after_sale.ended_at
+    assert reasons(submit(fleet, signed(after_sale))) == [Reason.NO_CONSENT]  # Bob has not consented
+    assert reasons(submit(fleet, signed(before_sale))) == [Reason.OK]  # Alice's trip, Alice's consent
+    grant(fleet, now=NOW - 700, key=BOB_KEY, owner=BOB)
+    assert reasons(submit(fleet, signed(trip(25, started_at=NOW - 600, ended_at=NOW - 60)))) == [Reason.OK]
+
+
+# --- settlement inputs --------------------------------------------------------------------------------
+
+
+def test_valid_metres_window_is_open_at_the_start_and_closed_at_the_end(fleet: Session) -> None:
+    submit(fleet, signed(trip(1)), signed(trip(2)), signed(trip(3)), signed(trip(1, P256_CAR)))
+    end_1, end_2 = trip(1).ended_at, trip(2).ended_at
+    assert ingest.valid_metres_by_vehicle(fleet, end_1, end_2) == {VEHICLE: TRIP_M}
+    assert ingest.valid_metres_by_vehicle(fleet, end_1 - 1, end_2) == {VEHICLE: 2 * TRIP_M, P256_CAR: TRIP_M}
+    assert ingest.valid_metres_by_vehicle(fleet, end_1, end_2 - 1) == {}
+    assert ingest.valid_metres_by_vehicle(fleet, 0, 2**62) == {VEHICLE: 3 * TRIP_M, P256_CAR: TRIP_M}
+    with pytest.raises(ValidationError, match="before it starts"):
+        ingest.valid_metres_by_vehicle(fleet, end_2, end_1)
+
+
+def test_a_released_trip_whose_odometer_ran_back_adds_zero(fleet: Session) -> None:
+    submit(fleet, signed(trip(1)))
+    [held] = submit(fleet, signed(trip(2, odometer_end_m=1_050_000)))
+    assert held.reason is Reason.ODOMETER_DECREASING
+    review_hold(fleet, stored(fleet, held).id, "release", "ops", NOW + 1)
+    assert ingest.valid_metres_by_vehicle(fleet, 0, 2**62) == {VEHICLE: TRIP_M}
+
+
+# --- concurrent writers -------------------------------------------------------------------------------
+
+
+def _stale_once(monkeypatch: pytest.MonkeyPatch, method: str, stale_key: object = None) -> list[object]:
+    """Makes the context's ``method`` miss ``stale_key`` once, as if a concurrent writer had not committed
+    yet when we looked (with None, nothing is missed); returns the log of lookups."""
+    real = getattr(StoreTelemetryContext, method)
+    lookups: list[object] = []
+
+    def lookup(self: StoreTelemetryContext, *args: Any) -> bool:
+        lookups.append(args)
+        if args == stale_key and lookups.count(args) == 1:
+            return False
+        return bool(real(self, *args))
+
+    monkeypatch.setattr(StoreTelemetryContext, method, lookup)
+    return lookups
+
+
+def test_a_payload_collision_becomes_a_duplicate_and_spares_the_batch(
+    fleet: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [first] = submit(fleet, signed(trip(1)))
+    assert first.payload_hash is not None
+    # Both replay lookups miss trip 1 once, as if its writer had not committed when we looked.
+    lookups = _stale_once(monkeypatch, "seen_payload", (first.payload_hash,))
+    _stale_once(monkeypatch, "seen_sequence", (VEHICLE, 1))
+    verdicts = submit(fleet, signed(trip(2)), signed(trip(1)), signed(trip(3)))
+    assert reasons(verdicts) == [Reason.OK, Reason.DUPLICATE, Reason.OK]
+    assert lookups.count((first.payload_hash,)) == 2  # verified twice: the insert collided in between
+    fleet.commit()
+    assert trip_count(fleet) == 3
+
+
+def test_a_sequence_collision_becomes_a_replayed_sequence(
+    fleet: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submit(fleet, signed(trip(1)))
+    lookups = _stale_once(monkeypatch, "seen_sequence", (VEHICLE, 1))
+    assert reasons(submit(fleet, signed(trip(1, energy_wh=4_400)))) == [Reason.REPLAYED_SEQUENCE]
+    assert lookups.count((VEHICLE, 1)) == 2
+    assert trip_count(fleet) == 1
+
+
+def test_a_real_concurrent_writer_on_postgresql(
+    fleet: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers with a database lock; the race needs row-level locking")
+    raw = signed(trip(1))
+    sessions = session_factory(engine)
+    with sessions() as writer, sessions() as racer:
+        assert reasons(submit(writer, raw)) == [Reason.OK]  # inserted, not committed: holds the index entry
+        lookups = _stale_once(monkeypatch, "seen_payload")
+        commit = threading.Timer(1.0, writer.commit)
+        commit.start()
+        try:
+            verdicts = submit(racer, raw)  # does not see the row, inserts, waits for the writer, collides
+        finally:
+            commit.join()
+        assert reasons(verdicts) == [Reason.DUPLICATE]
+        assert len(lookups) == 2  # verified, collided, verified again
+        racer.commit()
+    assert trip_count(fleet) == 1
+
+
+def test_a_caller_rollback_undoes_the_whole_batch(fleet: Session) -> None:
+    # Savepoints nest inside the caller's transaction on both databases: releasing one commits nothing.
+    submit(fleet, signed(trip(1)), signed(trip(2)))
+    fleet.rollback()
+    assert trip_count(fleet) == 0
