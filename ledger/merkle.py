@@ -134,6 +134,19 @@ def _sibling(i: int) -> int:
     return i + 1 if i % 2 else i - 1
 
 
+def proof_from_nodes(nodes: bytes, tree_index: int) -> list[bytes]:
+    """The proof of the leaf at ``tree_index`` from a tree stored as its concatenated 32-byte nodes."""
+    if len(nodes) % 32 or not 0 <= tree_index < len(nodes) // 32:
+        raise MerkleError(f"tree index {tree_index} is outside a tree of {len(nodes) // 32} nodes")
+    proof: list[bytes] = []
+    i = tree_index
+    while i > 0:
+        sibling = _sibling(i)
+        proof.append(nodes[sibling * 32 : sibling * 32 + 32])
+        i = (i - 1) // 2
+    return proof
+
+
 def _parse_node(text: object) -> bytes:
     if not isinstance(text, str) or not _NODE_HEX_RE.fullmatch(text):
         raise MerkleError(f"tree node must be 0x and 64 hex digits, got {text!r}")

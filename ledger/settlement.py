@@ -33,6 +33,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import consent, ingest, tasks, vehicles
+from ledger.consent import TRIP_WINDOW_S
 from ledger.drops import (
     CarInput,
     OwnershipSpan,
@@ -51,7 +52,7 @@ from ledger.store.models import Allocation, DropWin, Entitlement, Epoch, EpochSt
 
 log = logging.getLogger(__name__)
 
-WINDOW_SECONDS = 720 * 3600
+WINDOW_SECONDS = TRIP_WINDOW_S  # a car's weight counts the valid mileage of the trailing 720 hours
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 ORDER = list(EpochState)
@@ -137,11 +138,17 @@ class Settler:
     """Runs every settlement step that is due; safe to run again at any time."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], chain: SettlementChain, params: SettlementParams
+        self,
+        sessions: sessionmaker[Session],
+        chain: SettlementChain,
+        params: SettlementParams,
+        secret_source: Callable[[int], bytes] | None = None,
     ) -> None:
         self.sessions = sessions
         self.chain = chain
         self.params = params
+        # Tests pin secrets to compare runs; production draws 32 fresh random bytes per epoch.
+        self.secret_source = secret_source or (lambda _epoch: secrets.token_bytes(32))
 
     def run(self, max_steps: int | None = None) -> list[StepReport]:
         """Advances epochs until nothing is due (or ``max_steps`` steps ran); returns the steps taken."""
@@ -213,7 +220,7 @@ class Settler:
     def _create_secret(self, e: int) -> StepReport:
         if self.chain.now() >= self.params.epoch_start(e):
             raise ChainError(f"epoch {e} has started: its seed can no longer be committed")
-        secret = secrets.token_bytes(32)
+        secret = self.secret_source(e)
         with self.sessions.begin() as session:
             session.add(
                 Epoch(
@@ -279,14 +286,15 @@ class Settler:
         self, vehicle_id: str, spans: list[tuple[str, int]], start: int, end: int
     ) -> list[tuple[OwnershipSpan, int]]:
         """Ownership spans covering the epoch, each with the time its consent must still hold."""
-        result: list[tuple[OwnershipSpan, int]] = []
+        by_slot: dict[int, tuple[OwnershipSpan, int]] = {}
         for index, (account, from_time) in enumerate(spans):
             until = spans[index + 1][1] if index + 1 < len(spans) else end
             if until <= start or from_time >= end:
                 continue
             slot = self.params.first_slot_at_or_after(from_time)
-            result.append((OwnershipSpan(vehicle_id, account, slot), min(until, end) - 1))
-        return result
+            # Two transfers within one slot: the slot belongs to whoever owned the car when it started.
+            by_slot[slot] = (OwnershipSpan(vehicle_id, account, slot), min(until, end) - 1)
+        return [by_slot[slot] for slot in sorted(by_slot)]
 
     def _allocate(self, e: int) -> StepReport:
         with self.sessions.begin() as session:

@@ -1,0 +1,62 @@
+"""What an account can claim: its cumulative entitlement in a settled epoch and the proof for it.
+
+Proofs are walked from the stored tree (``EpochTree``), so every proof of every epoch is available without
+storing ~700 bytes per account per epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.errors import NotFoundError
+from ledger.merkle import normalize_address, proof_from_nodes
+from ledger.store.models import Entitlement, Epoch, EpochState, EpochTree
+
+CLAIMABLE_STATES = (EpochState.CONFIRMED, EpochState.FINAL)
+
+
+@dataclass(frozen=True)
+class ClaimTicket:
+    account: str
+    epoch: int
+    cumulative: int
+    proof: tuple[bytes, ...]
+
+
+def latest_settled_epoch(session: Session, states: tuple[EpochState, ...] = CLAIMABLE_STATES) -> int | None:
+    return session.scalars(
+        select(Epoch.number).where(Epoch.state.in_(states)).order_by(Epoch.number.desc()).limit(1)
+    ).first()
+
+
+def ticket(session: Session, account: str, epoch: int | None = None) -> ClaimTicket:
+    """The account's cumulative entitlement and proof against ``epoch`` (default: the latest final one)."""
+    account = normalize_address(account)
+    if epoch is None:
+        epoch = latest_settled_epoch(session, (EpochState.FINAL,))
+        if epoch is None:
+            raise NotFoundError("no epoch is final yet")
+    row = session.get(Entitlement, (epoch, account))
+    if row is None:
+        raise NotFoundError(f"{account} has no entitlement in epoch {epoch}")
+    tree = session.get(EpochTree, epoch)
+    if tree is None:
+        raise NotFoundError(f"epoch {epoch} has no stored tree")
+    return ClaimTicket(account, epoch, row.cumulative, tuple(proof_from_nodes(tree.nodes, row.tree_index)))
+
+
+def tickets(session: Session, epoch: int) -> list[ClaimTicket]:
+    """Every account's ticket for ``epoch``, for a relayer's batch claims."""
+    tree = session.get(EpochTree, epoch)
+    if tree is None:
+        raise NotFoundError(f"epoch {epoch} has no stored tree")
+    rows = session.scalars(
+        select(Entitlement).where(Entitlement.epoch == epoch).order_by(Entitlement.account)
+    )
+    return [
+        ClaimTicket(r.account, epoch, r.cumulative, tuple(proof_from_nodes(tree.nodes, r.tree_index)))
+        for r in rows
+    ]
