@@ -57,9 +57,10 @@ contract EquityVault is SystemPausable, EIP712, Nonces, IEquityVault {
         returns (uint256 roundId)
     {
         if (funding == 0) revert ZeroAmount();
-        if (claimDeadline <= recordDate || claimDeadline <= block.timestamp + challengeWindow) {
-            revert InvalidWindow(recordDate, claimDeadline);
-        }
+        if (
+            claimDeadline <= recordDate || claimDeadline <= block.timestamp + challengeWindow
+                || claimDeadline > type(uint64).max
+        ) revert InvalidWindow(recordDate, claimDeadline);
         roundId = ++roundCount;
         Round storage r = _rounds[roundId];
         r.recordDate = uint64(recordDate);
@@ -141,7 +142,7 @@ contract EquityVault is SystemPausable, EIP712, Nonces, IEquityVault {
         returns (uint256 buybackId)
     {
         if (pricePerStone == 0 || stoneBudget == 0) revert ZeroAmount();
-        if (end <= start || end <= block.timestamp) revert InvalidWindow(start, end);
+        if (end <= start || end <= block.timestamp || end > type(uint64).max) revert InvalidWindow(start, end);
         // Rounded up so that floored payouts can never outrun the funding.
         uint256 funding = Math.mulDiv(stoneBudget, pricePerStone, UNIT, Math.Rounding.Ceil);
         buybackId = ++buybackCount;

@@ -79,7 +79,9 @@ contract RedemptionDesk is SystemPausable, EIP712, Nonces, IRedemptionDesk {
             if (block.timestamp < allowedAt) revert CancelTooEarly(orderId, allowedAt);
         }
         placed.status = OrderStatus.Cancelled;
-        ++_items[placed.itemId].stock;
+        Item storage listed = _items[placed.itemId];
+        // A stock at its maximum stands for "unlimited": a refund must never fail on the restock.
+        if (listed.stock < type(uint64).max) ++listed.stock;
         token.transfer(placed.buyer, placed.price);
         emit OrderCancelled(orderId, msg.sender, placed.price);
     }
