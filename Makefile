@@ -8,7 +8,11 @@ PY     := $(VENV)/bin/python
 PY_OK  := $(VENV)/.installed
 NODE_OK := node_modules/.installed
 
-.PHONY: demo test lint typecheck contracts contracts-check bench clean
+# The long stateful property run; CI uses this size (about five minutes of examples on this machine).
+YUANSHI_STATEFUL_EXAMPLES ?= 60
+export YUANSHI_STATEFUL_EXAMPLES
+
+.PHONY: demo test lint typecheck contracts contracts-check postgres bench clean
 
 $(PY_OK): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -23,8 +27,11 @@ $(NODE_OK): package.json package-lock.json
 demo: $(PY_OK)
 	$(VENV)/bin/yuanshi demo
 
-test: $(PY_OK) $(NODE_OK) lint typecheck contracts-check
+test: $(PY_OK) $(NODE_OK) lint typecheck contracts-check postgres
 	$(PY) -m pytest -n 2 --dist loadfile
+
+postgres:
+	bash scripts/ensure-postgres.sh
 
 lint: $(PY_OK)
 	$(VENV)/bin/ruff check .

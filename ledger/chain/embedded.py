@@ -40,7 +40,9 @@ class EmbeddedChain(ChainClient):
         self.journal = journal
         header = self._read_header() if journal and journal.exists() else None
         genesis_timestamp = header["genesis_timestamp"] if header else int(time.time())
-        backend = PyEVMBackend(PyEVMBackend.generate_genesis_params(overrides={"timestamp": genesis_timestamp}))
+        backend = PyEVMBackend(
+            PyEVMBackend.generate_genesis_params(overrides={"timestamp": genesis_timestamp})
+        )
         self.tester = EthereumTester(backend)
         super().__init__(Web3(EthereumTesterProvider(self.tester)))
         self._replaying = False

@@ -282,3 +282,72 @@ class ChainTx(Base):
     status: Mapped[str] = mapped_column(String(16))  # signed | sent | mined | failed
     block: Mapped[int | None] = mapped_column(BigInteger, default=None)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- the API (migration 0004) ---------------------------------------------------------------------------
+
+
+class ApiToken(Base):
+    """An operator's bearer token: only its SHA-256 is kept, so a database leak yields no usable token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(Text)  # space-separated, sorted
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
+
+
+class IdempotencyKey(Base):
+    """The answer given to a request sent with an ``Idempotency-Key``, replayed when the key comes again.
+
+    ``status_code`` and ``response`` are None only inside the transaction that claimed the key."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    response: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class EquitySnapshot(Base):
+    """An equity round's record-date balance tree (nodes in OpenZeppelin's layout, as ``EpochTree``)."""
+
+    __tablename__ = "equity_snapshots"
+
+    round_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    record_date: Mapped[int] = mapped_column(BigInteger)
+    block: Mapped[int] = mapped_column(BigInteger)  # the last block at or before the record date
+    root: Mapped[str] = mapped_column(HASH)
+    total_eligible: Mapped[int] = mapped_column(Amount)
+    holders: Mapped[int] = mapped_column(Integer)
+    nodes: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class EquityBalance(Base):
+    """One holder's balance at a round's record date and its leaf's place in the snapshot tree."""
+
+    __tablename__ = "equity_balances"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("equity_snapshots.round_id"), primary_key=True)
+    account: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    balance: Mapped[int] = mapped_column(Amount)
+    tree_index: Mapped[int] = mapped_column(Integer)
+
+
+class CatalogueItem(Base):
+    """What an upgrade on the redemption desk is: the chain keeps only ``metadata_hash`` of these words."""
+
+    __tablename__ = "catalogue_items"
+
+    item_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    metadata_hash: Mapped[str] = mapped_column(HASH)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
