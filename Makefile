@@ -9,7 +9,7 @@ PY_OK  := $(VENV)/.installed
 NODE_OK := node_modules/.installed
 
 # The long stateful property run; CI uses this size (about five minutes of examples on this machine).
-YUANSHI_STATEFUL_EXAMPLES ?= 60
+YUANSHI_STATEFUL_EXAMPLES ?= 150
 export YUANSHI_STATEFUL_EXAMPLES
 
 .PHONY: demo test lint typecheck contracts contracts-check postgres bench clean
