@@ -1,5 +1,5 @@
 # Yuanshi — every target installs what it needs first.
-#   make demo   deploy the system on the embedded chain and settle a first epoch
+#   make demo   run the whole system on an embedded chain: cars, settlement, claims, redemptions
 #   make test   lint, type-check, verify the contract artifacts, run the whole test suite
 
 PYTHON ?= python3
@@ -12,7 +12,7 @@ NODE_OK := node_modules/.installed
 YUANSHI_STATEFUL_EXAMPLES ?= 150
 export YUANSHI_STATEFUL_EXAMPLES
 
-.PHONY: demo test lint typecheck contracts contracts-check postgres bench clean
+.PHONY: demo test lint typecheck contracts contracts-check postgres browser bench clean
 
 $(PY_OK): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -27,11 +27,14 @@ $(NODE_OK): package.json package-lock.json
 demo: $(PY_OK)
 	$(VENV)/bin/yuanshi demo
 
-test: $(PY_OK) $(NODE_OK) lint typecheck contracts-check postgres
+test: $(PY_OK) $(NODE_OK) lint typecheck contracts-check postgres browser
 	$(PY) -m pytest -n 2 --dist loadfile
 
 postgres:
 	bash scripts/ensure-postgres.sh
+
+browser:
+	bash scripts/ensure-browser.sh
 
 lint: $(PY_OK)
 	$(VENV)/bin/ruff check .

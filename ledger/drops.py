@@ -30,17 +30,27 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate, compress, filterfalse, islice, pairwise
-from operator import attrgetter, eq
-from typing import Final
+from itertools import accumulate, compress, filterfalse, islice, pairwise, repeat
+from operator import attrgetter, eq, floordiv
+from typing import Final, cast
 
 from sha3 import keccak_256
 
 from ledger.errors import ValidationError
-from ledger.merkle import MerkleError, keccak256, normalize_address
+
+# The private names are merkle's verified-address cache and tree helpers, shared by design.
+from ledger.merkle import (
+    _CHECKSUMMED,
+    MerkleError,
+    _gc_paused,
+    _sorted_descending,
+    _tree_over,
+    keccak256,
+    normalize_address,
+)
 from ledger.schedule import Pool, available, epoch_slots, slot_budget
 
 __all__ = [
@@ -83,12 +93,16 @@ LEAF_POINTS: Final = 2
 
 _UINT256_LIMIT: Final = 1 << 256
 _ADDRESS_PAD: Final = bytes(12)
+_ADDRESS_PAD_HEX: Final = "00" * 12
+_digest = keccak_256.digest
 
 
 # --- validation ---------------------------------------------------------------------------------
 
 
 def _check_uint(name: str, value: object, *, minimum: int = 0) -> int:
+    if type(value) is int and minimum <= value < _UINT256_LIMIT:
+        return value  # the common case, in a few bytecodes: inputs come by the million
     # bool is an int subclass; True as an amount is a bug, not 1.
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValidationError(f"{name} must be an int, got {type(value).__name__}")
@@ -104,6 +118,8 @@ def _check_bytes32(name: str, value: object) -> bytes:
 
 
 def _check_car_id(car_id: object) -> str:
+    if type(car_id) is str and car_id and car_id.isascii():
+        return car_id  # ASCII has no surrogates
     if not isinstance(car_id, str) or not car_id:
         raise ValidationError(f"car_id must be a non-empty str, got {car_id!r}")
     try:
@@ -114,6 +130,10 @@ def _check_car_id(car_id: object) -> str:
 
 
 def _check_account(account: object) -> str:
+    if type(account) is str:
+        known = _CHECKSUMMED.get(account)
+        if known is not None:
+            return known
     try:
         return normalize_address(account)
     except MerkleError as exc:
@@ -135,8 +155,12 @@ class CarInput:
     weight: int
 
     def __post_init__(self) -> None:
-        _check_car_id(self.car_id)
-        _check_uint("weight", self.weight)
+        # The checks' fast paths inlined (here and below): inputs are built by the million.
+        car_id, weight = self.car_id, self.weight
+        if not (type(car_id) is str and car_id and car_id.isascii()):
+            _check_car_id(car_id)
+        if not (type(weight) is int and 0 <= weight < _UINT256_LIMIT):
+            _check_uint("weight", weight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +175,16 @@ class OwnershipSpan:
     from_slot: int
 
     def __post_init__(self) -> None:
-        _check_car_id(self.car_id)
-        object.__setattr__(self, "account", _check_account(self.account))
-        _check_uint("from_slot", self.from_slot)
+        car_id, account, from_slot = self.car_id, self.account, self.from_slot
+        if not (type(car_id) is str and car_id and car_id.isascii()):
+            _check_car_id(car_id)
+        checksummed = _CHECKSUMMED.get(account) if type(account) is str else None
+        if checksummed is None:
+            checksummed = _check_account(account)
+        if checksummed is not account:
+            object.__setattr__(self, "account", checksummed)
+        if not (type(from_slot) is int and 0 <= from_slot < _UINT256_LIMIT):
+            _check_uint("from_slot", from_slot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +195,14 @@ class PointsInput:
     points: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "account", _check_account(self.account))
-        _check_uint("points", self.points)
+        account, points = self.account, self.points
+        checksummed = _CHECKSUMMED.get(account) if type(account) is str else None
+        if checksummed is None:
+            checksummed = _check_account(account)
+        if checksummed is not account:
+            object.__setattr__(self, "account", checksummed)
+        if not (type(points) is int and 0 <= points < _UINT256_LIMIT):
+            _check_uint("points", points)
 
 
 def normalize_weight(valid_metres: int, cap_metres: int = WEIGHT_CAP_METRES) -> int:
@@ -239,17 +276,7 @@ def tree_of_leaves(leaf_hashes: Iterable[bytes]) -> list[bytes]:
     # Checked with C-level passes: this runs over millions of leaves.
     if set(map(type, leaves)) - {bytes} or set(map(len, leaves)) - {32}:
         raise ValidationError("leaf hashes must be 32-byte bytes values")
-    leaves.sort()
-    size = 2 * len(leaves) - 1
-    if size < 0:
-        return []
-    tree = [b""] * size
-    tree[size - len(leaves) :] = reversed(leaves)
-    for i in range(len(leaves) - 2, -1, -1):
-        # hash_pair inlined: a call per node costs a fifth of the build.
-        left, right = tree[2 * i + 1], tree[2 * i + 2]
-        tree[i] = keccak_256(left + right if left <= right else right + left).digest()
-    return tree
+    return _tree_over(_sorted_descending(b"".join(leaves))) if leaves else []
 
 
 def root_of_leaves(leaf_hashes: Iterable[bytes]) -> bytes:
@@ -269,6 +296,20 @@ def _require_unique(kind: str, keys: Iterable[object]) -> None:
         seen.add(key)
 
 
+def _double_hashes(preimages: Iterable[bytes]) -> bytes:
+    """The concatenated double keccak256 of each preimage (leaves as StandardMerkleTree hashes them)."""
+    return b"".join(map(_digest, map(keccak_256, map(_digest, map(keccak_256, preimages)))))
+
+
+def _address_words(accounts: Iterable[str]) -> Iterator[bytes]:
+    # abi.encode of a (checksummed, so well-formed) address: 12 zero bytes, then its 20.
+    return map(bytes.fromhex, map(str.replace, accounts, repeat("0x"), repeat(_ADDRESS_PAD_HEX)))
+
+
+def _words(values: Iterable[int]) -> Iterator[bytes]:
+    return map(int.to_bytes, values, repeat(32))  # big-endian by default
+
+
 def inputs_root(
     cars: Sequence[CarInput], ownership: Sequence[OwnershipSpan], points: Sequence[PointsInput]
 ) -> bytes:
@@ -276,15 +317,51 @@ def inputs_root(
 
     Raises :class:`ValidationError` on a duplicate car id, two spans of one car from the same
     slot, or an account listed twice in ``points``: each would make the inputs ambiguous."""
-    _require_unique("car id", map(attrgetter("car_id"), cars))
-    _require_unique("ownership span", map(attrgetter("car_id", "from_slot"), ownership))
-    _require_unique("points account", map(attrgetter("account"), points))
-    # A car's id hash is shared by its weight leaf and its ownership leaves: hash it once.
-    keys = {car.car_id: _car_key(car.car_id) for car in cars}
-    leaves = [_car_weight_leaf(keys[car.car_id], car.weight) for car in cars]
-    leaves += [_ownership_leaf(keys.get(span.car_id) or _car_key(span.car_id), span) for span in ownership]
-    leaves += [points_leaf(entry) for entry in points]
-    return root_of_leaves(leaves)
+    # No garbage collection while the million-element lists and tuples are made: none is garbage.
+    with _gc_paused():
+        car_ids = list(map(attrgetter("car_id"), cars))
+        _require_unique("car id", car_ids)
+        _require_unique("ownership span", map(attrgetter("car_id", "from_slot"), ownership))
+        accounts = list(map(attrgetter("account"), points))
+        _require_unique("points account", accounts)
+        # The same leaves as car_weight_leaf, ownership_leaf and points_leaf, built in C-level
+        # passes (map over the fields) rather than a Python call per leaf: there are millions.
+        # A car's id hash is shared by its weight leaf and its ownership leaves: hash it once.
+        car_keys = list(map(_digest, map(keccak_256, map(str.encode, car_ids))))
+        car_leaves = _double_hashes(
+            map(
+                bytes.__add__,
+                map(_word(LEAF_CAR_WEIGHT).__add__, car_keys),
+                _words(map(attrgetter("weight"), cars)),
+            )
+        )
+        span_ids = list(map(attrgetter("car_id"), ownership))
+        span_keys = list(map(dict(zip(car_ids, car_keys, strict=True)).get, span_ids))
+        del car_ids, car_keys
+        if None in span_keys:  # spans of cars that are not in ``cars``
+            span_keys = [key or _car_key(car_id) for key, car_id in zip(span_keys, span_ids, strict=True)]
+        span_leaves = _double_hashes(
+            map(
+                bytes.__add__,
+                map(
+                    bytes.__add__,
+                    map(_word(LEAF_OWNERSHIP).__add__, cast("list[bytes]", span_keys)),
+                    _address_words(map(attrgetter("account"), ownership)),
+                ),
+                _words(map(attrgetter("from_slot"), ownership)),
+            )
+        )
+        del span_ids, span_keys
+        points_leaves = _double_hashes(
+            map(
+                bytes.__add__,
+                map(_word(LEAF_POINTS).__add__, _address_words(accounts)),
+                _words(map(attrgetter("points"), points)),
+            )
+        )
+        leaves = car_leaves + span_leaves + points_leaves
+        del car_leaves, span_leaves, points_leaves
+        return _tree_over(_sorted_descending(leaves))[0] if leaves else EMPTY_ROOT
 
 
 # --- the driving draw ---------------------------------------------------------------------------
@@ -431,7 +508,10 @@ class _Owners:
         missing = list(filterfalse(first.__contains__, car_ids))
         # Cars first owned after ``slot`` are few (new registrations), so find them from the spans
         # and intersect, rather than look up every car's first span.
-        late = {span.car_id for span in first.values() if span.from_slot > slot}
+        spans = list(first.values())
+        late = set(
+            compress(map(attrgetter("car_id"), spans), map(slot.__lt__, map(attrgetter("from_slot"), spans)))
+        )
         if late:
             missing += sorted(late.intersection(car_ids))
         if missing:
@@ -561,17 +641,20 @@ def split_cocreation(epoch: int, points: Sequence[PointsInput], carry_in: int) -
     Raises :class:`ValidationError` when an account is listed twice."""
     _check_uint("epoch", epoch)
     _check_uint("carry_in", carry_in)
-    _require_unique("points account", (entry.account for entry in points))
+    ordered = sorted(points, key=attrgetter("account"))
+    accounts = list(map(attrgetter("account"), ordered))
+    if any(map(eq, accounts, islice(accounts, 1, None))):
+        _require_unique("points account", (entry.account for entry in points))
     slot_range = epoch_slots(epoch)
     emission = available(Pool.COCREATION, slot_range.stop) - available(Pool.COCREATION, slot_range.start)
     budget = emission + carry_in
-    total_points = sum(entry.points for entry in points)
+    shares = list(map(attrgetter("points"), ordered))
+    total_points = sum(shares)
     credits: dict[str, int] = {}
     if total_points:
-        for entry in sorted(points, key=lambda entry: entry.account):
-            amount = budget * entry.points // total_points
-            if amount:
-                credits[entry.account] = amount
+        # budget * points // total_points for each account, in C-level passes; zeros are left out.
+        amounts = list(map(floordiv, map(budget.__mul__, shares), repeat(total_points)))
+        credits = dict(compress(zip(accounts, amounts, strict=True), amounts))
     allocated = sum(credits.values())
     return CocreationResult(
         epoch=epoch,

@@ -80,7 +80,9 @@ def begin(session: Session, scope: str, key: str, digest: str, now: int) -> Stor
         # A concurrent request claimed the key and has committed by now (our insert waited for it).
         row = _find(session, scope, key)
         if row is None:
-            raise ConflictError(f"Idempotency-Key {key!r} collided with a concurrent request; retry") from None
+            raise ConflictError(
+                f"Idempotency-Key {key!r} collided with a concurrent request; retry"
+            ) from None
         return _replay(row, digest)
     return None
 

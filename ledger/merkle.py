@@ -15,15 +15,29 @@ Invariants:
 * Leaves are double-hashed, ``keccak256(keccak256(abi.encode(account, amount)))``, so a leaf is
   the hash of 32 bytes while an inner node is the hash of 64 bytes: an inner node can never be
   passed off as a leaf (no second-preimage forgery from a 64-byte pair of children).
+
+Speed (``bench/settlement.py`` builds a 1,000,000-account tree): keccak256 is safe-pysha3's
+``keccak_256`` called directly; EIP-55 checksums are computed with two byte translations, and
+addresses already verified are remembered (a bounded cache, cleared when full), since settlement
+meets each account several times; leaves are built and hashed in C-level ``map`` passes, sorted as
+fixed-width byte strings by numpy, and the inner nodes hashed a level-run at a time; the garbage
+collector is paused while the million containers are made (none of them is garbage).
 """
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from binascii import hexlify
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Final, TypedDict
+from itertools import compress, repeat
+from operator import is_, itemgetter
+from typing import Final, TypedDict, cast
 
+import numpy as np
+import numpy.typing as npt
 from sha3 import keccak_256
 
 __all__ = [
@@ -42,10 +56,20 @@ __all__ = [
 LEAF_ENCODING: Final = ("address", "uint256")
 _FORMAT: Final = "standard-v1"
 _UINT256_LIMIT: Final = 1 << 256
-_ADDRESS_RE: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 _DECIMAL_RE: Final = re.compile(r"0|[1-9][0-9]*")
 _NODE_HEX_RE: Final = re.compile(r"0x[0-9a-fA-F]{64}")
 _ADDRESS_PAD: Final = bytes(12)
+_ADDRESS_PAD_HEX: Final = "00" * 12
+# EIP-55 in two byte translations: the hex digest's nibbles 8-f mark their position with 0x80, which is
+# ORed into the lowercase hex of the address, and _UPPER_MARKED upper-cases each marked letter (marked
+# digits just lose the mark).
+_NIBBLE_MARK: Final = bytes(0x80 if chr(c) in "89abcdef" else 0 for c in range(256))
+_UPPER_MARKED: Final = bytes(range(128)) + bytes(ord(chr(c).upper()) for c in range(128))
+# Addresses already checksummed, by their checksummed form: settlement meets each account several times
+# (inputs, allocations, tree), and a keccak per meeting is most of the cost. Cleared when full.
+_CHECKSUMMED: dict[str, str] = {}
+_CHECKSUMMED_LIMIT: Final = 1 << 21
+_digest = keccak_256.digest
 
 
 class MerkleError(ValueError):
@@ -72,19 +96,53 @@ def keccak256(data: bytes) -> bytes:
     return digest
 
 
+def _malformed(account: object) -> MerkleError:
+    return MerkleError(f"malformed address {account!r}: expected 0x and 40 hex digits")
+
+
+def _checksum(raw: bytes) -> str:
+    """The EIP-55 form of a 20-byte address: a letter is upper case where the keccak256 nibble of
+    the lowercase hex at its position is >= 8."""
+    lower = hexlify(raw)
+    marks = hexlify(keccak_256(lower).digest()[:20]).translate(_NIBBLE_MARK)
+    marked = int.from_bytes(lower, "big") | int.from_bytes(marks, "big")
+    return "0x" + marked.to_bytes(40, "big").translate(_UPPER_MARKED).decode("ascii")
+
+
 def normalize_address(account: object) -> str:
     """Return the EIP-55 checksummed form of a lowercase or correctly checksummed address."""
-    if not isinstance(account, str) or not _ADDRESS_RE.fullmatch(account):
-        raise MerkleError(f"malformed address {account!r}: expected 0x and 40 hex digits")
-    lower = account[2:].lower()
-    nibbles = keccak256(lower.encode("ascii")).hex()
-    # EIP-55: a letter is upper case where the hash nibble is >= 8 ("8" < "9" < "a" in ASCII).
-    checksummed = "0x" + "".join(
-        [u if n > "7" else c for c, u, n in zip(lower, lower.upper(), nibbles, strict=False)]
-    )
-    if account[2:] != lower and account != checksummed:
+    if type(account) is str:
+        known = _CHECKSUMMED.get(account)
+        if known is not None:
+            return known
+    if not isinstance(account, str) or len(account) != 42 or account[:2] != "0x":
+        raise _malformed(account)
+    try:
+        raw = bytes.fromhex(account[2:])
+    except ValueError:
+        raise _malformed(account) from None
+    if len(raw) != 20:  # 40 characters with ASCII whitespace, which fromhex skips
+        raise _malformed(account)
+    checksummed = _checksum(raw)
+    if account != checksummed and account[2:] != account[2:].lower():
         raise MerkleError(f"address {account} has a bad EIP-55 checksum (expected {checksummed})")
+    if len(_CHECKSUMMED) >= _CHECKSUMMED_LIMIT:
+        _CHECKSUMMED.clear()
+    _CHECKSUMMED[checksummed] = checksummed
     return checksummed
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No garbage collection while a million containers are built: each full collection would walk
+    them all again, and none of them is garbage. Restores the collector's previous state."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _check_amount(amount: object) -> int:
@@ -141,16 +199,126 @@ def proof_from_nodes(nodes: bytes, tree_index: int) -> list[bytes]:
     proof: list[bytes] = []
     i = tree_index
     while i > 0:
-        sibling = _sibling(i)
-        proof.append(nodes[sibling * 32 : sibling * 32 + 32])
-        i = (i - 1) // 2
+        # The sibling of odd i is i + 1, of even i is i - 1; its bytes start 32 times that.
+        start = (i + 1 if i & 1 else i - 1) << 5
+        proof.append(nodes[start : start + 32])
+        i = (i - 1) >> 1
     return proof
+
+
+def _fill_inner_nodes(tree: list[bytes], leaves: int) -> None:
+    """Hash ``tree[0 : leaves - 1]`` in place from the ``leaves`` leaves stored after them, children of
+    ``i`` at ``2i + 1`` and ``2i + 2`` (OpenZeppelin's layout), each node ``hash_pair`` of its children.
+
+    A run of nodes ``[start, stop)`` with ``start = stop // 2`` has all its children at ``stop`` or
+    later, so it is hashed in one pass over two strided slices, without index arithmetic per node."""
+    k = keccak_256
+    stop = leaves - 1
+    while stop > 0:
+        start = stop // 2
+        lefts = tree[2 * start + 1 : 2 * stop : 2]
+        rights = tree[2 * start + 2 : 2 * stop + 1 : 2]
+        # hash_pair inlined: a call per node costs a fifth of the build.
+        tree[start:stop] = [
+            k(a + b if a <= b else b + a).digest() for a, b in zip(lefts, rights, strict=True)
+        ]
+        stop = start
+
+
+def _sorted_order(leaves: bytes) -> npt.NDArray[np.intp]:
+    """The stable ascending order of the 32-byte records of ``leaves``, what
+    ``sorted(range(n), key=...)`` gives for the list of them: numpy compares fixed-width byte
+    strings as unsigned bytes, like ``bytes``, and sorts them in C, several times faster."""
+    return np.argsort(np.frombuffer(leaves, dtype="S32"), kind="stable")
+
+
+def _sorted_descending(leaves: bytes) -> bytes:
+    """The 32-byte records of ``leaves`` in descending order (ties are equal bytes)."""
+    return np.sort(np.frombuffer(leaves, dtype="S32"))[::-1].tobytes()
+
+
+def _tree_over(descending: bytes) -> list[bytes]:
+    """OpenZeppelin's node array over leaves already sorted and reversed (concatenated, non-empty):
+    ``n - 1`` inner nodes, then the leaves."""
+    n = len(descending) // 32
+    tree = [b""] * (n - 1)
+    tree += map(descending.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32)))
+    _fill_inner_nodes(tree, n)
+    return tree
 
 
 def _parse_node(text: object) -> bytes:
     if not isinstance(text, str) or not _NODE_HEX_RE.fullmatch(text):
         raise MerkleError(f"tree node must be 0x and 64 hex digits, got {text!r}")
     return bytes.fromhex(text[2:])
+
+
+def _raise_duplicate(accounts: Iterable[str]) -> None:
+    """Raise the duplicate-account error for the first account listed twice, if any."""
+    seen: set[str] = set()
+    for account in accounts:
+        if account in seen:
+            raise MerkleError(f"duplicate account {account}")
+        seen.add(account)
+
+
+def _normalize_entries(entries: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The entries with checksummed accounts, checked in order as a one-pass check would: each
+    entry's address, then whether its account came before, then its amount."""
+    listed = entries if type(entries) is list else list(entries)
+    normalized = _normalize_usual_entries(listed)
+    return _normalize_entries_one_by_one(listed) if normalized is None else normalized
+
+
+def _normalize_usual_entries(entries: list[tuple[str, int]]) -> list[tuple[str, int]] | None:
+    """The usual input, ``(str, int)`` pairs of well-formed accounts and amounts, checked in C-level
+    passes over the whole list; ``None`` for anything else, which the one-by-one check then reports
+    exactly (duplicates are left to ``build``)."""
+    if not entries or set(map(type, entries)) != {tuple} or set(map(len, entries)) != {2}:
+        return None
+    accounts = list(map(itemgetter(0), entries))
+    amounts = list(map(itemgetter(1), entries))
+    if set(map(type, accounts)) != {str} or set(map(type, amounts)) != {int}:
+        return None
+    if min(amounts) < 0 or max(amounts) >= _UINT256_LIMIT:
+        return None
+    known: list[str | None] = list(map(_CHECKSUMMED.get, accounts))
+    if None in known:  # not met before in this process (or the cache was cleared)
+        try:
+            for i in compress(range(len(known)), map(is_, known, repeat(None))):
+                known[i] = normalize_address(accounts[i])
+        except MerkleError:
+            return None
+    if all(map(is_, known, accounts)):
+        return entries  # already normal: no new tuples
+    return list(zip(cast("list[str]", known), amounts, strict=True))
+
+
+def _normalize_entries_one_by_one(entries: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    known = _CHECKSUMMED.get
+    normalized: list[tuple[str, int]] = []
+    append = normalized.append
+    checksummed: str | None = None
+    try:
+        for entry in entries:
+            checksummed = None
+            account, amount = entry
+            checksummed = known(account) if type(account) is str else None
+            if checksummed is None:
+                checksummed = normalize_address(account)
+            if type(amount) is not int or not 0 <= amount < _UINT256_LIMIT:
+                _check_amount(amount)  # raises, or passes an int subclass other than bool
+            # Reuse the caller's pair when it is already normal: a million fewer tuples.
+            if type(entry) is tuple and checksummed is account:
+                append(entry)
+            else:
+                append((checksummed, amount))
+    except Exception:
+        # Duplicates are found once all entries are in (see build); a bad entry found first still
+        # loses to an account listed twice before it, or to its own account listed before.
+        _raise_duplicate([*map(itemgetter(0), normalized), *([checksummed] if checksummed else [])])
+        raise
+    return normalized
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,37 +336,40 @@ class MerkleTree:
     _positions: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        positions = {account: pos for pos, (account, _) in enumerate(self.entries)}
+        positions = dict(zip(map(itemgetter(0), self.entries), range(len(self.entries)), strict=True))
         object.__setattr__(self, "_positions", positions)
 
     @classmethod
     def build(cls, entries: Iterable[tuple[str, int]]) -> MerkleTree:
         """Build the tree; raises :class:`MerkleError` on empty input, a malformed address or
         amount, or an account listed twice (in any letter case)."""
-        normalized: list[tuple[str, int]] = []
-        leaves: list[bytes] = []
-        seen: set[str] = set()
-        for account, amount in entries:
-            checksummed = normalize_address(account)
-            if checksummed in seen:
-                raise MerkleError(f"duplicate account {checksummed}")
-            seen.add(checksummed)
-            normalized.append((checksummed, _check_amount(amount)))
-            leaves.append(_leaf(bytes.fromhex(checksummed[2:]), amount))
-        n = len(leaves)
-        if n == 0:
-            raise MerkleError("a Merkle tree needs at least one entry")
+        with _gc_paused():
+            normalized = _normalize_entries(entries)
+            n = len(normalized)
+            if n == 0:
+                raise MerkleError("a Merkle tree needs at least one entry")
+            # The leaf preimage abi.encode(address, uint256) is two words: the address left-padded
+            # with 12 zero bytes (one fromhex of 64 digits), then the amount.
+            accounts = map(itemgetter(0), normalized)
+            preimages = map(
+                bytes.__add__,
+                map(bytes.fromhex, map(str.replace, accounts, repeat("0x"), repeat(_ADDRESS_PAD_HEX))),
+                map(int.to_bytes, map(itemgetter(1), normalized), repeat(32)),  # big-endian by default
+            )
+            leaves = b"".join(map(_digest, map(keccak_256, map(_digest, map(keccak_256, preimages)))))
 
-        size = 2 * n - 1
-        tree = [b""] * size
-        tree_indices = [0] * n
-        for rank, pos in enumerate(sorted(range(n), key=leaves.__getitem__)):
-            tree[size - 1 - rank] = leaves[pos]
-            tree_indices[pos] = size - 1 - rank
-        for i in range(n - 2, -1, -1):
-            left, right = tree[2 * i + 1], tree[2 * i + 2]
-            tree[i] = keccak256(left + right if left <= right else right + left)
-        return cls(tuple(normalized), tuple(tree), tuple(tree_indices))
+            # Sorted leaves, stored from the end backwards: the leaf of rank r (ascending, ties in
+            # input order) goes to tree index 2n - 2 - r.
+            order = _sorted_order(leaves)
+            descending = np.frombuffer(leaves, dtype=np.uint8).reshape(n, 32)[order[::-1]].tobytes()
+            del leaves
+            tree = _tree_over(descending)
+            indices = np.empty(n, dtype=np.intp)
+            indices[order] = np.arange(2 * n - 2, n - 2, -1, dtype=np.intp)
+            built = cls(tuple(normalized), tuple(tree), tuple(indices.tolist()))
+        if len(built._positions) < n:
+            _raise_duplicate(map(itemgetter(0), normalized))
+        return built
 
     @property
     def root(self) -> bytes:
@@ -236,17 +407,21 @@ class MerkleTree:
         """Every account's proof, in entry order, in O(n log n).
 
         Top-down, each node's proof is its sibling prepended to its parent's proof: the copies
-        run in C, ~1.5x faster than walking every leaf up in Python.
+        run in C, ~1.5x faster than walking every leaf up in Python. The inner nodes' paths are
+        tuples, and the collector is paused while the million lists are made.
         """
         tree = self.tree
         first_leaf = len(tree) // 2
-        paths: list[list[bytes]] = [[]]
-        for i in range(1, first_leaf):
-            paths.append([tree[_sibling(i)], *paths[(i - 1) // 2]])
-        return {
-            account: [tree[_sibling(i)], *paths[(i - 1) // 2]] if i else []
-            for (account, _), i in zip(self.entries, self.tree_indices, strict=True)
-        }
+        with _gc_paused():
+            paths: list[tuple[bytes, ...]] = [()]
+            append = paths.append
+            for i in range(1, first_leaf):
+                append((tree[i + 1 if i & 1 else i - 1], *paths[(i - 1) >> 1]))
+            proofs = {
+                account: [tree[i + 1 if i & 1 else i - 1], *paths[(i - 1) >> 1]] if i else []
+                for (account, _), i in zip(self.entries, self.tree_indices, strict=True)
+            }
+        return proofs
 
     @staticmethod
     def verify(root: bytes, account: str, amount: int, proof: Sequence[bytes]) -> bool:

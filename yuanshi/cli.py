@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -153,54 +154,364 @@ def settle(
 
 @app.command()
 def demo(
+    vehicles: Annotated[int, typer.Option(min=1, max=100_000, help="Cars in the synthetic fleet.")] = 200,
+    days: Annotated[
+        int, typer.Option(min=1, max=365, help="Days to drive; each is an epoch settled on chain.")
+    ] = 14,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="A fresh folder for the chain journal and SQLite (default: a temp dir)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic fleet.")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
+    serve_after: Annotated[
+        bool,
+        typer.Option("--serve", help="Keep the API and the wallet running on the demo's data afterwards."),
+    ] = False,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port of the API (0: a free one).")] = 0,
 ) -> None:
-    """Deploy the whole system on the embedded chain, post a first epoch and claim it for every owner."""
-    from yuanshi.first_epoch import run_first_epoch
+    """Run the whole system over HTTP: deploy, drive VEHICLES cars for DAYS days, settle every epoch on chain,
+    claim, redeem, run an equity round and a buy-back; print a summary and check the invariants.
 
-    if not as_json:
-        console.print("[bold]Deploying Yuanshi on the embedded chain (eth-tester / py-evm)…[/bold]")
-    report = run_first_epoch()
+    Exit code 0 when every invariant holds, 1 otherwise."""
+    import tempfile
+
+    from yuanshi.demo import DemoOptions, demo_session, print_summary
+
+    temp = None
+    if data_dir is None:
+        temp = tempfile.TemporaryDirectory(prefix="yuanshi-demo-")
+        data_dir = Path(temp.name)
+    progress = (lambda _m: None) if as_json else (lambda m: err_console.print(f"[dim]… {m}[/dim]"))
+    options = DemoOptions(vehicles=vehicles, days=days, data_dir=data_dir, seed=seed, progress=progress)
+    started = time.perf_counter()
+    try:
+        if not as_json:
+            console.print(
+                f"[bold]Yuanshi demo[/bold]: {vehicles} cars, {days} days, "
+                f"embedded chain and SQLite under {data_dir}"
+            )
+        with friendly_errors(), demo_session(options, port if serve_after else 0) as (session, server):
+            result = session.run()
+            result.timings["total"] = time.perf_counter() - started
+            if as_json:
+                typer.echo(json.dumps(result.to_json()))
+            else:
+                print_summary(console, result)
+            if serve_after:
+                out = err_console if as_json else console
+                out.print(f"API: {server.url}/docs   wallet: {server.url}/wallet")
+                out.print(f"demo account: {result.demo_account}   data: {data_dir}   (Ctrl-C stops)")
+                with suppress(KeyboardInterrupt):
+                    server.wait()
+    finally:
+        if temp is not None:
+            temp.cleanup()
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (JSON-RPC + PostgreSQL only).")
+    ] = 1,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-For from a proxy in front (rate limits per real client).")
+    ] = False,
+) -> None:
+    """Serve the API and the wallet against the configured storage and chain (uvicorn, uvloop + httptools)."""
+    import uvicorn
+
+    settings = LedgerSettings()
+    if workers > 1:
+        if settings.chain_url is None:
+            fail(
+                "--workers > 1 needs a JSON-RPC chain (YUANSHI_CHAIN_URL): with the embedded chain every "
+                "worker would replay and extend its own copy of the chain; run one worker"
+            )
+        url = settings.resolved_database_url
+        if not url.startswith("postgresql"):
+            fail("--workers > 1 needs PostgreSQL (YUANSHI_DATABASE_URL): SQLite is for one process")
+    console.print(f"serving on http://{host}:{port} (API docs /docs, wallet /wallet), {workers} worker(s)")
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=proxy_headers,
+        log_level="info",
+    )
+
+
+# ----- audit (issue 5): recompute every settled epoch from public data -----
+
+import typing  # noqa: E402  (kept with the audit commands it serves)
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ledger.audit import AuditReport, ManifestSource
+    from ledger.chain.audit_view import ChainAuditView
+
+AUDIT_BAD_INPUT = 2  # exit code for input the audit cannot use; 1 means the audit ran and found a failure
+
+
+def audit_bad_input(message: str) -> NoReturn:
+    """A clear error on stderr and exit code 2, never a traceback."""
+    from rich.markup import escape
+
+    # Unwrapped, so that paths in the message stay whole for a terminal and for a log.
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    raise typer.Exit(AUDIT_BAD_INPUT)
+
+
+@app.command()
+def audit(
+    manifests: Annotated[
+        str, typer.Option(help="Folder of published <epoch>.json manifests (`yuanshi manifests export`).")
+    ],
+    chain_url: Annotated[str | None, typer.Option(help="JSON-RPC URL of the chain.")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Data folder of an embedded chain (its journal and deployment record)."),
+    ] = None,
+    deployment: Annotated[
+        Path | None, typer.Option(help="Deployment record for --chain-url (default: the settings' one).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (a line per event with --watch).")
+    ] = False,
+    watch: Annotated[
+        bool, typer.Option(help="Keep auditing new postings during their challenge window.")
+    ] = False,
+    guardian_keystore: Annotated[
+        Path | None,
+        typer.Option(help="Guardian keystore (JSON-RPC, with --watch): veto roots that do not recompute."),
+    ] = None,
+    veto: Annotated[
+        bool, typer.Option(help="With --watch on an embedded chain, veto as its guardian test account.")
+    ] = True,
+    poll_interval: Annotated[float, typer.Option(min=0, help="Seconds between polls with --watch.")] = 15.0,
+    max_polls: Annotated[int | None, typer.Option(min=1, help="Stop --watch after this many polls.")] = None,
+    statements: Annotated[
+        Path | None, typer.Option(help="Write per-account annual statements to this CSV (needs --year).")
+    ] = None,
+    year: Annotated[int | None, typer.Option(min=1970, max=9999, help="UTC year of the statements.")] = None,
+) -> None:
+    """Recompute every settled epoch from the chain and the published manifests: PASS or FAIL per epoch.
+
+    Exit code 0 when everything recomputes, 1 on any failure, 2 on input the audit cannot use.
+    """
+    from ledger.audit import AuditInputError, open_manifests
+    from ledger.chain.keys import KeystoreError
+    from ledger.errors import ChainError
+
+    if chain_url is not None and data_dir is not None:
+        audit_bad_input("give --chain-url or --data-dir, not both")
+    if data_dir is not None and deployment is not None:
+        audit_bad_input("--deployment goes with --chain-url; a data folder holds its own deployment record")
+    if (statements is None) != (year is None):
+        audit_bad_input("--statements and --year go together")
+    if not watch and (guardian_keystore is not None or max_polls is not None):
+        audit_bad_input("--guardian-keystore and --max-polls go with --watch")
+    if watch and statements is not None:
+        audit_bad_input("--statements cannot be combined with --watch")
+    try:
+        source = open_manifests(manifests)
+        views = _audit_views(chain_url, data_dir, deployment, guardian_keystore, watch and veto)
+        if watch:
+            code = _audit_watch(views, source, as_json, poll_interval, max_polls)
+        else:
+            code = _audit_once(views(), source, as_json, statements, year)
+    except (AuditInputError, KeystoreError, ChainError) as exc:
+        audit_bad_input(str(exc))
+    raise typer.Exit(code)
+
+
+def _audit_views(
+    chain_url: str | None,
+    data_dir: Path | None,
+    deployment: Path | None,
+    guardian_keystore: Path | None,
+    embedded_guardian: bool,
+) -> Callable[[], ChainAuditView]:
+    """How to get the chain view for each poll: the same one over JSON-RPC, a fresh replay of a grown
+    journal for an embedded chain (it cannot see another process's new blocks otherwise)."""
+    from ledger.chain.audit_view import EmbeddedFollower, open_rpc
+
+    settings = LedgerSettings()
+    if chain_url is None and data_dir is None:
+        chain_url, data_dir = settings.chain_url, settings.data_dir
+    if chain_url is None:
+        assert data_dir is not None
+        follower = EmbeddedFollower(data_dir, guardian=embedded_guardian)
+        follower.view()  # fail now, as bad input, rather than at the first poll
+        return follower.view
+    guardian = None
+    if guardian_keystore is not None:
+        from ledger.chain.keys import load_operator_key
+
+        guardian = load_operator_key(guardian_keystore)
+    view = open_rpc(chain_url, deployment or settings.deployment_file, guardian)
+    return lambda: view
+
+
+def _audit_once(
+    view: ChainAuditView, source: ManifestSource, as_json: bool, statements: Path | None, year: int | None
+) -> int:
+    from ledger import audit as auditing
+
+    snapshot = view.snapshot()
+    report = auditing.audit(snapshot, source)
+    if statements is not None and year is not None:
+        rows = auditing.statements(snapshot, source, year)
+        auditing.write_statements(rows, statements)
+        if not as_json:
+            console.print(f"statements for {year}: {len(rows)} account(s) written to {statements}")
     if as_json:
         typer.echo(json.dumps(report.to_json()))
     else:
-        addresses = Table(title=f"Contracts (chain id {report.chain_id})")
-        addresses.add_column("contract")
-        addresses.add_column("address")
-        for name, address in report.addresses.items():
-            addresses.add_row(name, address)
-        console.print(addresses)
+        _print_audit(report)
+    return 0 if report.ok else 1
 
-        pools = Table(
-            title=f"Epoch {report.epoch} settled on chain (era {report.era}), root {report.root[:18]}…"
+
+def _print_audit(report: AuditReport) -> None:
+    from rich.markup import escape
+
+    from ledger.audit import Verdict
+
+    title = f"Audit at block {report.block}: {report.passed} of {len(report.audited)} posted epochs pass"
+    table = Table(title=title)
+    for column in ("epoch", "verdict", "posted root", "first difference", "expected", "actual"):
+        table.add_column(column, overflow="fold")
+    colour = {Verdict.PASS: "green", Verdict.FAIL: "red", Verdict.VETOED: "yellow"}
+    for epoch in report.epochs:
+        for posting, vetoed in epoch.vetoed:
+            table.add_row(
+                str(epoch.epoch),
+                "[yellow]vetoed[/yellow]",
+                "0x" + posting.root.hex(),
+                f"by {vetoed.guardian}",
+                "",
+                "",
+            )
+        if epoch.posting is None:
+            continue
+        first = epoch.first
+        table.add_row(
+            str(epoch.epoch),
+            f"[{colour[epoch.verdict]}]{epoch.verdict.value}[/{colour[epoch.verdict]}]",
+            "0x" + epoch.posting.root.hex(),
+            # Fields name accounts in brackets, which Rich would otherwise take for markup.
+            escape(first.field) if first else "",
+            escape(first.expected) if first else "",
+            escape(first.actual) if first else "",
         )
-        pools.add_column("pool")
-        pools.add_column("posted total", justify="right")
-        pools.add_column("available at epoch end", justify="right")
-        pools.add_row("driving", stones(report.driving_total), stones(report.available_driving))
-        pools.add_row("co-creation", stones(report.cocreation_total), stones(report.available_cocreation))
-        console.print(pools)
-
-        claims = Table(title="Claimed by a relayer for every owner (claimMany)")
-        claims.add_column("owner")
-        claims.add_column("balance (stones)", justify="right")
-        for owner, balance in report.balances.items():
-            claims.add_row(owner, stones(balance))
-        claims.add_row("[bold]total supply[/bold]", f"[bold]{stones(report.total_supply)}[/bold]")
-        console.print(claims)
-
-        gas = Table(title="Gas")
-        gas.add_column("step")
-        gas.add_column("gas", justify="right")
-        for step, used in report.gas.items():
-            gas.add_row(step, f"{used:,}")
-        console.print(gas)
-        verdict = (
-            "[green]all invariants hold[/green]" if report.invariants_ok else "[red]INVARIANT FAILED[/red]"
+    for difference in report.chain_wide:
+        table.add_row(
+            "chain",
+            "[red]FAIL[/red]",
+            "",
+            escape(difference.field),
+            escape(difference.expected),
+            escape(difference.actual),
         )
-        console.print(verdict)
-    if not report.invariants_ok:
-        raise typer.Exit(1)
+    console.print(table)
+    if report.unposted_manifests:
+        console.print(f"manifests not posted on chain yet: {list(report.unposted_manifests)}")
+    console.print("[green]PASS[/green]" if report.ok else "[red]FAIL[/red]")
+
+
+def _audit_watch(
+    views: Callable[[], ChainAuditView],
+    source: ManifestSource,
+    as_json: bool,
+    poll_interval: float,
+    max_polls: int | None,
+) -> int:
+    import time
+
+    from ledger.audit import Auditor, WatchState, watch_once
+
+    state = WatchState(Auditor(source))
+    failed = False
+    polls = 0
+    try:
+        while max_polls is None or polls < max_polls:
+            if polls:
+                time.sleep(poll_interval)
+            view = views()
+            result = watch_once(view, state, view if view.guardian is not None else None)
+            polls += 1
+            failed = failed or result.failed
+            for event in result.events:
+                if as_json:
+                    typer.echo(json.dumps({"block": result.block, **event.to_json()}))
+                else:
+                    reason = f" ({event.difference.field})" if event.difference else ""
+                    console.print(
+                        f"block {result.block}: epoch {event.epoch} {event.action.value}{reason}",
+                        markup=False,
+                    )
+    except KeyboardInterrupt:
+        pass  # stopping a watcher by hand is its normal end
+    return 1 if failed else 0
+
+
+manifests_app = typer.Typer(help="Published epoch manifests.", no_args_is_help=True)
+app.add_typer(manifests_app, name="manifests")
+
+
+@manifests_app.command("export")
+def manifests_export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write <epoch>.json files to.")],
+) -> None:
+    """Write every epoch manifest stored in the ledger to DIRECTORY, byte for byte as hashed on chain."""
+    from ledger.audit import export_manifests
+
+    with friendly_errors():
+        runtime = open_runtime(LedgerSettings())
+        written = export_manifests(runtime.sessions, directory)
+    console.print(f"wrote {len(written)} manifest(s) to {directory}")
+
+
+# ----- simulate (issue 5): scenarios of the schedule and of fairness, and the cross-check -----
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[
+        str | None, typer.Argument(help="A bundled scenario (default, slow_adoption, …) or a TOML file.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: ./simulation-SCENARIO).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the headline figures as one JSON object.")
+    ] = False,
+    cars: Annotated[int | None, typer.Option(help="Override the scenario's final fleet size.")] = None,
+    years: Annotated[float | None, typer.Option(help="Override the scenario's horizon in years.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    cross_check: Annotated[
+        bool,
+        typer.Option("--cross-check", help="Run a small scenario on the real ledger and in the simulation."),
+    ] = False,
+) -> None:
+    """Simulate a scenario day by day: CSV files and an HTML report; or cross-check against the ledger.
+
+    Exit code 0 on success (PASS), 1 when the cross-check fails, 2 on input that cannot be used.
+    """
+    from simulations.command import run_cross_check, run_simulate
+
+    if cross_check:
+        code = run_cross_check(cars, seed, as_json, console, err_console)
+    else:
+        code = run_simulate(scenario, out, as_json, cars, years, seed, console, err_console)
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":
