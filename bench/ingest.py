@@ -1,0 +1,461 @@
+"""Ingest benchmark (issue 4): signed trip reports per second through the HTTP API, beside the Ed25519 bound.
+
+    .venv/bin/python -m bench.ingest [--json] [--seconds 20] [--cars 500] [--clients 4]
+
+One run:
+
+1. a fresh data folder (temporary) with a deployment on the embedded chain (``Runtime.deploy``), and a
+   fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust auth; ``tests.db``), migrated;
+2. ``--cars`` Ed25519 cars registered with their owners' consent (EIP-712 signatures);
+3. signed reports pre-generated (``yuanshi.fleet``) and pre-encoded into batches of 100, each client
+   owning a disjoint set of cars so that every car's reports arrive in sequence order;
+4. the Ed25519 bound: two processes verifying for a few seconds with the fastest library available
+   (PyNaCl / libsodium, else ``cryptography``), measured before the server starts so they do not compete;
+5. the API with 2 uvicorn workers (uvloop + httptools) on 127.0.0.1 in a subprocess, and a bounded load
+   generator (httpx, ``--clients`` concurrent clients) that stops after ``--seconds`` or when the reports
+   run out, counting accepted reports and each batch's latency; the server is always stopped;
+6. one more batch of 100 profiled in-process (cProfile of ``ledger.ingest.submit_reports`` + commit).
+
+``yuanshi serve`` refuses ``--workers 2`` on the embedded chain (each worker would extend its own copy of
+the chain), so the server runs ``uvicorn --factory bench.ingest:server_app``: ``create_app`` with a runtime
+on the PostgreSQL database and an in-memory chain that telemetry never touches (the ledger's clock is fixed
+by ``YUANSHI_BENCH_NOW``, a week after the cars were registered). Per-car and per-client rate limits are
+switched off (``YUANSHI_API_*_PER_MINUTE=0``): the load generator is one address sending far above them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import multiprocessing
+import os
+import pstats
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Final
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import create_engine, text
+
+BATCH: Final = 100
+START: Final = 2_000_000_000  # the fixed time the cars are registered at
+WINDOW_S: Final = 3600  # trips are generated hour by hour
+NOW: Final = START + 7 * 86_400 - 600  # the ledger's clock while serving: every trip is under a week old
+VIN_SALT: Final = "bench-ingest-salt-0123456789abcdef"
+TARGET_RATIO: Final = 0.70
+POSTGRES_ADMIN_URL: Final = os.environ.get(
+    "YUANSHI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+VERIFY_MESSAGE_BYTES: Final = 256  # about the size of a report's signed payload
+
+
+# --- the server side (imported by each uvicorn worker) ----------------------------------------------
+
+
+def server_app() -> Any:
+    """The app each worker serves: ``create_app`` on the configured database, the bench's fixed clock."""
+    from api.app import create_app
+    from ledger.chain.embedded import EmbeddedChain
+    from ledger.config import LedgerSettings
+    from ledger.runtime import Runtime
+    from ledger.store.db import make_engine, session_factory
+
+    settings = LedgerSettings()
+    now = int(os.environ["YUANSHI_BENCH_NOW"])
+
+    def factory() -> Runtime:
+        assert settings.database_url is not None
+        engine = make_engine(settings.database_url)  # migrated by the bench before the workers start
+        return Runtime(settings, engine, session_factory(engine), EmbeddedChain(), True)
+
+    return create_app(factory, clock=lambda: now)
+
+
+# --- the Ed25519 bound -------------------------------------------------------------------------------
+
+
+def _verify_worker(library: str, seconds: float, out: Any) -> None:
+    messages = [os.urandom(VERIFY_MESSAGE_BYTES) for _ in range(64)]
+    private = Ed25519PrivateKey.generate()
+    signatures = [private.sign(m) for m in messages]
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    raw_public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    count = 0
+    if library == "pynacl":
+        from nacl.signing import VerifyKey
+
+        key = VerifyKey(raw_public)
+        pairs = [(s + m) for m, s in zip(messages, signatures, strict=True)]
+        deadline = time.perf_counter() + seconds
+        begin = time.perf_counter()
+        while time.perf_counter() < deadline:
+            for signed in pairs:
+                key.verify(signed)
+            count += len(pairs)
+    else:
+        public = Ed25519PublicKey.from_public_bytes(raw_public)
+        deadline = time.perf_counter() + seconds
+        begin = time.perf_counter()
+        while time.perf_counter() < deadline:
+            for message, signature in zip(messages, signatures, strict=True):
+                public.verify(signature, message)
+            count += len(messages)
+    out.put(count / (time.perf_counter() - begin))
+
+
+def fastest_library() -> str:
+    try:
+        import nacl.signing  # noqa: F401
+    except ImportError:
+        return "cryptography"
+    return "pynacl"
+
+
+def verify_rate(library: str, processes: int = 2, seconds: float = 3.0) -> float:
+    """Ed25519 verifications per second, summed over ``processes`` processes verifying at once."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [
+        context.Process(target=_verify_worker, args=(library, seconds, queue)) for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    rates = [float(queue.get(timeout=seconds + 60)) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return sum(rates)
+
+
+# --- preparation -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    database_url: str
+    batches: list[list[bytes]]  # per client: pre-encoded request bodies, in order
+    reports: int
+    profile_batch: list[dict[str, object]]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def fresh_postgres() -> Iterator[str]:
+    import uuid
+
+    name = f"yuanshi_bench_ingest_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def prepare(data_dir: Path, database_url: str, cars: int, clients: int, max_reports: int) -> Prepared:
+    from ledger import consent, vehicles
+    from ledger.chain.deploy import DeployParams
+    from ledger.chain.embedded import test_accounts
+    from ledger.config import LedgerSettings
+    from ledger.runtime import embedded_roles, open_runtime
+    from ledger.telemetry import Algorithm
+    from yuanshi.fleet import Fleet
+
+    timings: dict[str, float] = {}
+    begin = time.perf_counter()
+    settings = LedgerSettings(data_dir=data_dir, database_url=database_url, chain_url=None, keystore=None)
+    runtime = open_runtime(settings)  # migrates the database
+    for account in test_accounts():
+        runtime.client.add_signer(account)
+    runtime.deploy(DeployParams(genesis=runtime.client.now() + 3600), embedded_roles())
+    timings["deploy_s"] = time.perf_counter() - begin
+
+    begin = time.perf_counter()
+    # Fleet.create makes every fourth car P-256; the bound is Ed25519, so keep the Ed25519 cars only.
+    fleet = Fleet.create(cars + cars // 3 + 2, max(1, cars // 3), seed=4)
+    fleet.cars = [car for car in fleet.cars if car.algorithm is Algorithm.ED25519][:cars]
+    owners = {car.owner.address: car.owner for car in fleet.cars}
+    chain_id = runtime.client.chain_id
+    try:
+        with runtime.sessions.begin() as session:
+            for car in fleet.cars:
+                vehicles.register_vehicle(
+                    session,
+                    car.vehicle_id,
+                    car.vin,
+                    VIN_SALT.encode(),
+                    car.public_key,
+                    car.algorithm,
+                    car.owner.address,
+                    START,
+                )
+            for owner in owners.values():
+                grant = consent.ConsentGrant(owner.address, "1.0", ("trip_summaries",), START)
+                signature = consent.sign(grant, bytes(owner.key), chain_id)
+                consent.grant_consent(session, grant, signature, chain_id, START)
+    finally:
+        runtime.engine.dispose()
+    timings["register_s"] = time.perf_counter() - begin
+
+    begin = time.perf_counter()
+    client_of = {car.vehicle_id: index % clients for index, car in enumerate(fleet.cars)}
+    streams: list[list[dict[str, object]]] = [[] for _ in range(clients)]
+    total = 0
+    window = START + 60
+    last_window = NOW - 2 * WINDOW_S  # the last hour is kept for the profiled batch
+    while total < max_reports and window + WINDOW_S <= last_window:
+        for report in fleet.trips_between(window, window + WINDOW_S):
+            streams[client_of[str(report["vehicle_id"])]].append(report)
+            total += 1
+        window += WINDOW_S
+    profile_batch = fleet.trips_between(last_window, last_window + WINDOW_S)[:BATCH]
+    batches = [
+        [
+            json.dumps({"reports": stream[i : i + BATCH]}, separators=(",", ":")).encode()
+            for i in range(0, len(stream), BATCH)
+        ]
+        for stream in streams
+    ]
+    timings["generate_s"] = time.perf_counter() - begin
+    return Prepared(database_url, batches, total, profile_batch, timings)
+
+
+# --- the server and the load -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(data_dir: Path, database_url: str, workers: int = 2) -> Iterator[str]:
+    """uvicorn with ``workers`` workers (uvloop + httptools) in a subprocess; always stopped afterwards."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "YUANSHI_DATA_DIR": str(data_dir),
+        "YUANSHI_DATABASE_URL": database_url,
+        "YUANSHI_VIN_SALT": VIN_SALT,
+        "YUANSHI_BENCH_NOW": str(NOW),
+        "YUANSHI_API_VEHICLE_PER_MINUTE": "0",
+        "YUANSHI_API_CLIENT_PER_MINUTE": "0",
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "bench.ingest:server_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield _wait_ready(process, log, f"http://127.0.0.1:{port}", workers)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], log: IO[bytes], url: str, workers: int) -> str:
+    deadline = time.monotonic() + 90
+    ready = 0
+    while ready < workers * 2:  # a few answers, so that both workers have most likely started
+        if process.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            raise RuntimeError("the API did not start:\n" + log.read().decode(errors="replace")[-4000:])
+        try:
+            # /healthz asks the chain for the deployed system, which this in-memory chain lacks: an empty
+            # batch answers once the worker's runtime (and database connection) is up.
+            probe = httpx.post(url + "/v1/telemetry/trips", json={"reports": []}, timeout=5)
+            if probe.status_code == 200:
+                ready += 1
+                continue
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return url
+
+
+@dataclass
+class LoadResult:
+    accepted: int = 0
+    sent: int = 0
+    other: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed_s: float = 0.0
+
+
+async def _client(http: httpx.AsyncClient, bodies: list[bytes], deadline: float, result: LoadResult) -> None:
+    headers = {"content-type": "application/json"}
+    for body in bodies:
+        if time.perf_counter() >= deadline:
+            return
+        begin = time.perf_counter()
+        response = await http.post("/v1/telemetry/trips", content=body, headers=headers)
+        result.latencies_ms.append((time.perf_counter() - begin) * 1000)
+        if response.status_code != 200:
+            result.errors += 1
+            continue
+        answer = response.json()
+        result.accepted += answer["accepted"]
+        result.sent += len(answer["results"])
+        for status in ("held", "rejected", "duplicate"):
+            if answer[status]:
+                result.other[status] = result.other.get(status, 0) + answer[status]
+
+
+async def load(url: str, streams: list[list[bytes]], seconds: float) -> LoadResult:
+    result = LoadResult()
+    limits = httpx.Limits(max_connections=len(streams), max_keepalive_connections=len(streams))
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+        begin = time.perf_counter()
+        await asyncio.gather(*(_client(http, bodies, begin + seconds, result) for bodies in streams))
+        result.elapsed_s = time.perf_counter() - begin
+    return result
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q) - 1]
+
+
+# --- the profile of one batch ------------------------------------------------------------------------
+
+
+def profile_batch(database_url: str, reports: list[dict[str, object]], top: int = 12) -> dict[str, Any]:
+    """One batch through ``ledger.ingest.submit_reports`` and its commit, in-process, under cProfile."""
+    from ledger import ingest
+    from ledger.store.db import make_engine, session_factory
+
+    engine = make_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        with sessions.begin() as session:  # warm the connection pool outside the profile
+            session.execute(text("SELECT 1"))
+        profiler = cProfile.Profile()
+        begin = time.perf_counter()
+        profiler.enable()
+        with sessions.begin() as session:
+            verdicts = ingest.submit_reports(session, reports, NOW)
+        profiler.disable()
+        elapsed = time.perf_counter() - begin
+    finally:
+        engine.dispose()
+    stats = pstats.Stats(profiler)
+    entries: list[tuple[float, str]] = []
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    buckets = {"ed25519_verify": 0.0, "db_execute": 0.0, "db_commit": 0.0}
+    for (filename, line, name), (_cc, _nc, _tt, cumulative, _callers) in raw.items():
+        entries.append((cumulative, f"{Path(filename).name}:{line}({name})"))
+        if name == "execute" and filename.endswith("psycopg/cursor.py"):
+            buckets["db_execute"] += cumulative
+        if name == "commit" and filename.endswith("psycopg/connection.py"):
+            buckets["db_commit"] += cumulative
+    for (filename, _line, name), (_cc, _nc, _tt, cumulative, _callers) in raw.items():
+        if filename == "~" and "Ed25519PublicKey" in name and "verify" in name:
+            buckets["ed25519_verify"] += cumulative
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    return {
+        "reports": len(reports),
+        "accepted": sum(1 for v in verdicts if v.status.value == "accepted"),
+        "elapsed_ms": elapsed * 1000,
+        "share": {key: value / elapsed for key, value in buckets.items()},
+        "top_tottime": out.getvalue(),
+    }
+
+
+# --- the run -----------------------------------------------------------------------------------------
+
+
+def run(seconds: float, cars: int, clients: int, max_reports: int, verify_seconds: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="yuanshi-bench-ingest-") as tmp, fresh_postgres() as url:
+        data_dir = Path(tmp)
+        prepared = prepare(data_dir, url, cars, clients, max_reports)
+        library = fastest_library()
+        bound = verify_rate(library, 2, verify_seconds)
+        with serving(data_dir, url) as server:
+            result = asyncio.run(load(server, prepared.batches, seconds))
+        profile = profile_batch(url, prepared.profile_batch) if prepared.profile_batch else None
+    rate = result.accepted / result.elapsed_s if result.elapsed_s else 0.0
+    load_1, load_5, load_15 = os.getloadavg()
+    return {
+        "reports_per_s": round(rate, 1),
+        "verify_bound_per_s": round(bound, 1),
+        "ratio": round(rate / bound, 4) if bound else 0.0,
+        "target_ratio": TARGET_RATIO,
+        "target_met": bool(bound) and rate / bound >= TARGET_RATIO,
+        "p50_ms": round(percentile(result.latencies_ms, 50), 2),
+        "p99_ms": round(percentile(result.latencies_ms, 99), 2),
+        "accepted": result.accepted,
+        "sent": result.sent,
+        "not_accepted": result.other,
+        "http_errors": result.errors,
+        "batches": len(result.latencies_ms),
+        "elapsed_s": round(result.elapsed_s, 3),
+        "reports_prepared": prepared.reports,
+        "verify_library": library,
+        "cars": cars,
+        "clients": clients,
+        "workers": 2,
+        "batch": BATCH,
+        "prepare": {key: round(value, 2) for key, value in prepared.timings.items()},
+        "profile": profile,
+        "loadavg_after": [round(load_1, 2), round(load_5, 2), round(load_15, 2)],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n")[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long the load runs at most")
+    parser.add_argument("--cars", type=int, default=500, help="registered Ed25519 cars")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument("--max-reports", type=int, default=60_000, help="reports pre-generated at most")
+    parser.add_argument("--verify-seconds", type=float, default=3.0, help="length of the bound measurement")
+    args = parser.parse_args(argv)
+    figures = run(args.seconds, args.cars, args.clients, args.max_reports, args.verify_seconds)
+    if args.json:
+        print(json.dumps(figures, sort_keys=True))
+        return 0
+    print(f"accepted reports/s      {figures['reports_per_s']:>10,.1f}  ({figures['accepted']:,} accepted)")
+    print(f"batch latency p50 / p99 {figures['p50_ms']:>10,.1f} / {figures['p99_ms']:,.1f} ms")
+    print(f"Ed25519 bound, 2 cores  {figures['verify_bound_per_s']:>10,.1f}  ({figures['verify_library']})")
+    verdict = "met" if figures["target_met"] else "NOT met"
+    print(f"ratio                   {figures['ratio']:>10.1%}  (target {TARGET_RATIO:.0%}: {verdict})")
+    if figures["profile"]:
+        profile = figures["profile"]
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in profile["share"].items())
+        print(f"one batch in-process    {profile['elapsed_ms']:>10,.1f} ms  ({shares})")
+        print(profile["top_tottime"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
