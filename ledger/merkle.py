@@ -124,7 +124,8 @@ def normalize_address(account: object) -> str:
     if len(raw) != 20:  # 40 characters with ASCII whitespace, which fromhex skips
         raise _malformed(account)
     checksummed = _checksum(raw)
-    if account != checksummed and account[2:] != account[2:].lower():
+    # "0x" makes islower() mean "no letter A-F": all lowercase is accepted as it is.
+    if account != checksummed and not account.islower():
         raise MerkleError(f"address {account} has a bad EIP-55 checksum (expected {checksummed})")
     if len(_CHECKSUMMED) >= _CHECKSUMMED_LIMIT:
         _CHECKSUMMED.clear()
