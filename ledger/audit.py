@@ -45,6 +45,8 @@ import csv
 import json
 import os
 import re
+import urllib.error
+import urllib.request
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -291,13 +293,54 @@ class MemoryManifests:
         return f"manifest {epoch}"
 
 
+class ApiManifests:
+    """The manifests the service publishes: ``GET /v1/epochs`` (paged) and ``GET /v1/epochs/{n}/manifest``,
+    fetched byte for byte (the audit hashes the bytes it gets, so nothing is re-serialised here)."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _fetch(self, path: str) -> bytes | None:
+        url = self.base + path
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+                body: bytes = response.read()
+                return body
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise AuditInputError(f"{url} answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise AuditInputError(f"cannot reach {self.base}: {exc}") from None
+
+    def get(self, epoch: int) -> bytes | None:
+        return self._fetch(f"/v1/epochs/{epoch}/manifest")
+
+    def published(self) -> list[int]:
+        found: list[int] = []
+        before: int | None = None
+        while True:
+            raw = self._fetch("/v1/epochs" + (f"?before={before}" if before is not None else ""))
+            if raw is None:
+                raise AuditInputError(f"{self.base} has no /v1/epochs: is it a Yuanshi service?")
+            try:
+                page = json.loads(raw)
+                found += [int(e["epoch"]) for e in page["epochs"] if e.get("manifest_hash")]
+                before = page.get("next_before")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise AuditInputError(f"{self.base}/v1/epochs answered an unexpected body: {exc}") from None
+            if before is None:
+                return sorted(found)
+
+    def describe(self, epoch: int) -> str:
+        return f"{self.base}/v1/epochs/{epoch}/manifest"
+
+
 def open_manifests(location: str) -> ManifestSource:
-    """The manifest source at ``location``: a folder path (an API URL is the seam for a later source)."""
+    """The manifest source at ``location``: the service's base URL, or a folder path."""
     if location.startswith(("http://", "https://")):
-        raise AuditInputError(
-            "reading manifests from the API is not supported yet: export them with "
-            "`yuanshi manifests export DIR` and pass the folder"
-        )
+        return ApiManifests(location)
     return FolderManifests(Path(location))
 
 
