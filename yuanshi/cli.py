@@ -274,7 +274,8 @@ def audit_bad_input(message: str) -> NoReturn:
 @app.command()
 def audit(
     manifests: Annotated[
-        str, typer.Option(help="Folder of <epoch>.json manifests (`yuanshi manifests export`), or the API's URL.")
+        str,
+        typer.Option(help="Folder of <epoch>.json manifests (`yuanshi manifests export`), or the API's URL."),
     ],
     chain_url: Annotated[str | None, typer.Option(help="JSON-RPC URL of the chain.")] = None,
     data_dir: Annotated[
