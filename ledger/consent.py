@@ -60,15 +60,12 @@ from enum import StrEnum
 from itertools import groupby
 from typing import Any, Final, cast
 
-from eth_account import Account
-from eth_account.messages import SignableMessage, encode_typed_data
-from eth_keys.exceptions import BadSignature
 from sqlalchemy import CursorResult, Result, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ledger import eip712
 from ledger.errors import ConflictError, NotFoundError, SignatureError, ValidationError
-from ledger.merkle import keccak256
 from ledger.store.models import Consent, Ownership, Trip
 from ledger.vehicles import check_time, checksum_account, ownership_history
 
@@ -101,10 +98,8 @@ DOMAIN_NAME: Final = "Yuanshi Data Rights"
 DOMAIN_VERSION: Final = "1"
 REPLAY_WINDOW_S: Final = 600
 TRIP_WINDOW_S: Final = 720 * 3600
-SECP256K1_N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _UINT256_LIMIT: Final = 2**256
 _VERSION_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,32}")
-_SIGNATURE_RE: Final = re.compile(r"0x[0-9a-fA-F]{130}")
 _RECEIPT_RE: Final = re.compile(r"0x[0-9a-fA-F]{64}")
 _DETAILS_DELETED: Final = "details deleted: the owner's data-rights consent ended"
 
@@ -237,43 +232,20 @@ class ConsentRevocation:
 Message = ConsentGrant | ConsentRevocation
 
 
-def _signable(message: Message, chain_id: int) -> SignableMessage:
-    return encode_typed_data(full_message=message.typed_data(chain_id))
-
-
 def receipt_of(message: Message, chain_id: int) -> str:
     """The EIP-712 digest of ``message``: for a grant, its receipt."""
-    signable = _signable(message, chain_id)
-    return "0x" + keccak256(b"\x19" + bytes(signable.version) + signable.header + signable.body).hex()
+    return "0x" + eip712.digest(message.typed_data(chain_id)).hex()
 
 
 def sign(message: Message, private_key: bytes, chain_id: int) -> str:
     """``message`` signed as a wallet would (for the app's simulators, docs and tests)."""
-    signed = Account.sign_message(_signable(message, chain_id), private_key)
-    return "0x" + bytes(signed.signature).hex()
-
-
-# --- signatures --------------------------------------------------------------------------------------
-
-
-def _signature_bytes(signature: object) -> bytes:
-    if type(signature) is not str or not _SIGNATURE_RE.fullmatch(signature):
-        raise ValidationError("a signature is 0x followed by 130 hex digits (r, s, v)")
-    raw = bytes.fromhex(signature[2:])
-    if raw[64] not in (27, 28):
-        raise SignatureError(f"signature v must be 27 or 28, got {raw[64]}")
-    if int.from_bytes(raw[32:64], "big") > SECP256K1_N // 2:
-        raise SignatureError("signature s is in the upper half of the curve order (malleable form)")
-    return raw
+    return eip712.sign(message.typed_data(chain_id), private_key)
 
 
 def recover_signer(message: Message, signature: str, chain_id: int) -> str:
-    """The account that signed ``message``, or :class:`SignatureError` when nothing valid is recoverable."""
-    raw = _signature_bytes(signature)
-    try:
-        return str(Account.recover_message(_signable(message, chain_id), signature=raw))
-    except (BadSignature, ValueError) as exc:
-        raise SignatureError(f"signature does not verify: {exc}") from None
+    """The account that signed ``message``, or :class:`SignatureError` when nothing valid is recoverable
+    (``v`` must be 27 or 28 and ``s`` in the lower half, as OpenZeppelin's ECDSA requires)."""
+    return eip712.recover(message.typed_data(chain_id), signature)
 
 
 def _authenticate(message: Message, signature: str, chain_id: int, now: int) -> None:

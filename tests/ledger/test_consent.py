@@ -17,7 +17,7 @@ from eth_account import Account
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger import consent, ingest, vehicles
+from ledger import consent, eip712, ingest, vehicles
 from ledger.consent import Category, ConsentGrant, ConsentRevocation, RevocationResult
 from ledger.errors import ConflictError, NotFoundError, SignatureError, ValidationError
 from ledger.merkle import keccak256
@@ -209,7 +209,7 @@ def test_signature_shapes_and_malleable_forms_are_refused() -> None:
     with pytest.raises(SignatureError, match="v must be 27 or 28"):
         consent.recover_signer(EXAMPLE, _join(r, s, v - 27), CHAIN)
     with pytest.raises(SignatureError, match="upper half"):
-        consent.recover_signer(EXAMPLE, _join(r, consent.SECP256K1_N - s, 55 - v), CHAIN)
+        consent.recover_signer(EXAMPLE, _join(r, eip712.SECP256K1_N - s, 55 - v), CHAIN)
     with pytest.raises(SignatureError, match="does not verify"):
         consent.recover_signer(EXAMPLE, _join(0, s, v), CHAIN)
 
