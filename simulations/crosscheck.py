@@ -31,7 +31,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger import consent, ingest, tasks, vehicles
+from ledger import ingest, tasks
 from ledger.chain.deploy import DeployParams, System, deploy_system
 from ledger.chain.embedded import EmbeddedChain, test_accounts
 from ledger.chain.gateway import DistributorGateway
@@ -326,22 +326,7 @@ def _build_world(inputs: CrossCheckInputs, sessions: sessionmaker[Session]) -> _
     now = chain.now()
     with sessions.begin() as session:
         tasks.seed_default_catalogue(session, now)
-        for car in inputs.fleet.cars:
-            vehicles.register_vehicle(
-                session,
-                car.vehicle_id,
-                car.vin,
-                VIN_SALT,
-                car.public_key,
-                car.algorithm,
-                car.owner.address,
-                now,
-            )
-        for index, owner in enumerate(inputs.fleet.owners):
-            if inputs.consenting[index]:
-                grant = consent.ConsentGrant(owner.address, "1.0", ("trip_summaries", "app_activity"), now)
-                signature = consent.sign(grant, bytes(owner.key), chain.chain_id)
-                consent.grant_consent(session, grant, signature, chain.chain_id, now)
+        inputs.fleet.enrol(session, VIN_SALT, chain.chain_id, now, inputs.consenting)
     odometers = [car.odometer_m for car in inputs.fleet.cars]
     return _World(inputs, chain, system, sessions, params, settler, odometers, [0] * len(inputs.fleet.cars))
 

@@ -8,6 +8,7 @@ the ledger is an integer (metres, Wh, seconds).
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,7 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from sqlalchemy.orm import Session
 
+from ledger import consent, vehicles
 from ledger.telemetry import Algorithm, DriveMode, TripReport, report_to_json, sign_report
 
 VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
@@ -66,6 +69,33 @@ class Fleet:
                 SimCar(f"car-{index:05d}", vin, algorithm, key, owner, odometer_m=rng.randrange(10**6))
             )
         return cls(fleet, accounts, rng)
+
+    def enrol(
+        self,
+        session: Session,
+        vin_salt: bytes,
+        chain_id: int,
+        now: int,
+        consenting: Sequence[bool] | None = None,
+    ) -> None:
+        """Registers every car with its device key and owner, and records each consenting owner's signed
+        data-rights consent (all owners unless ``consenting`` says otherwise), straight through the ledger."""
+        for car in self.cars:
+            vehicles.register_vehicle(
+                session,
+                car.vehicle_id,
+                car.vin,
+                vin_salt,
+                car.public_key,
+                car.algorithm,
+                car.owner.address,
+                now,
+            )
+        for index, owner in enumerate(self.owners):
+            if consenting is None or consenting[index]:
+                grant = consent.ConsentGrant(owner.address, "1.0", ("trip_summaries", "app_activity"), now)
+                signature = consent.sign(grant, bytes(owner.key), chain_id)
+                consent.grant_consent(session, grant, signature, chain_id, now)
 
     def trips_between(self, start: int, end: int, implausible_rate: float = 0.0) -> list[dict[str, object]]:
         """Signed reports of the trips every car drives in ``[start, end)``: 0-3 a day, realistic speeds

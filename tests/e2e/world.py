@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger import consent, ingest, tasks, vehicles
+from ledger import ingest, tasks
 from ledger.chain.deploy import DeployParams, System, deploy_system
 from ledger.chain.embedded import EmbeddedChain, test_accounts
 from ledger.chain.gateway import DistributorGateway
@@ -90,19 +90,5 @@ def build_world(tmp_path: Path, backend: str = "sqlite", cars: int = 50, owners:
         now = chain.now()
         with sessions.begin() as session:
             tasks.seed_default_catalogue(session, now)
-            for car in fleet.cars:
-                vehicles.register_vehicle(
-                    session,
-                    car.vehicle_id,
-                    car.vin,
-                    VIN_SALT,
-                    car.public_key,
-                    car.algorithm,
-                    car.owner.address,
-                    now,
-                )
-            for owner in fleet.owners:
-                grant = consent.ConsentGrant(owner.address, "1.0", ("trip_summaries", "app_activity"), now)
-                signature = consent.sign(grant, bytes(owner.key), chain.chain_id)
-                consent.grant_consent(session, grant, signature, chain.chain_id, now)
+            fleet.enrol(session, VIN_SALT, chain.chain_id, now)
         yield world
