@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import groupby
@@ -81,6 +81,7 @@ __all__ = [
     "TripPurge",
     "consent_active",
     "consent_spans",
+    "consent_spans_by_account",
     "consent_unbroken_since",
     "current_consent",
     "current_receipt",
@@ -98,6 +99,7 @@ DOMAIN_NAME: Final = "Yuanshi Data Rights"
 DOMAIN_VERSION: Final = "1"
 REPLAY_WINDOW_S: Final = 600
 TRIP_WINDOW_S: Final = 720 * 3600
+_ACCOUNT_CHUNK: Final = 500
 _UINT256_LIMIT: Final = 2**256
 _VERSION_RE: Final = re.compile(r"[A-Za-z0-9._-]{1,32}")
 _RECEIPT_RE: Final = re.compile(r"0x[0-9a-fA-F]{64}")
@@ -305,6 +307,25 @@ def consent_spans(
         for granted_at, revoked_at, categories in session.execute(query)
         if category.value in json.loads(categories)
     ]
+
+
+def consent_spans_by_account(
+    session: Session, accounts: Iterable[str], category: Category = Category.TRIP_SUMMARIES
+) -> dict[str, list[tuple[int, int | None]]]:
+    """:func:`consent_spans` of each of ``accounts`` (checksummed), in one query per 500 accounts;
+    an account without any consent maps to an empty list."""
+    wanted = sorted({checksum_account(account) for account in accounts})
+    spans: dict[str, list[tuple[int, int | None]]] = {account: [] for account in wanted}
+    for start in range(0, len(wanted), _ACCOUNT_CHUNK):
+        query = (
+            select(Consent.account, Consent.granted_at, Consent.revoked_at, Consent.categories)
+            .where(Consent.account.in_(wanted[start : start + _ACCOUNT_CHUNK]))
+            .order_by(Consent.granted_at, Consent.id)
+        )
+        for account, granted_at, revoked_at, categories in session.execute(query):
+            if category.value in json.loads(categories):
+                spans[account].append((granted_at, revoked_at))
+    return spans
 
 
 def unbroken_since(spans: Sequence[tuple[int, int | None]], since: int) -> bool:

@@ -5,15 +5,20 @@
 
 Rules:
 
-* A batch holds at most ``MAX_BATCH`` reports (:class:`ValidationError` beyond). Reports are verified and
-  recorded one by one, in order, so a later report sees the earlier ones of its batch (its sequence,
-  payload hash and the car's last trip). One bad report never sinks its batch: every report gets a
-  verdict, in the order given.
+* A batch holds at most ``MAX_BATCH`` reports (:class:`ValidationError` beyond). Reports are verified in
+  order, so a later report sees the earlier ones of its batch (its sequence, payload hash and the car's
+  last trip). One bad report never sinks its batch: every report gets a verdict, in the order given.
 * ACCEPTED and HELD reports become ``Trip`` rows with their status, reason code and detail. REJECTED
   reports store nothing. DUPLICATE changes nothing, so resubmitting a batch is harmless.
-* Each report is written in its own SAVEPOINT. If a concurrent writer recorded the same sequence or
-  payload between our check and our insert, the unique constraint fires, the savepoint alone rolls back,
-  and the report is verified again, which now answers duplicate or replayed sequence.
+* A batch is verified against a snapshot of the stored state it can ask about, read in a few set-based
+  queries (:class:`BatchTelemetryContext`), and its rows are written in one multi-row insert: the cost per
+  batch is a fixed number of statements, not a few per report. New reports are the rule, so the first
+  pass does not read stored sequences and payload hashes but inserts with ON CONFLICT DO NOTHING; a
+  skipped row (a replay, or a concurrent writer's row) voids that pass and the batch is verified again
+  against a snapshot that includes them. If that insert still collides (a concurrent writer got in
+  between), the batch starts over report by report, each in its own SAVEPOINT against the live store
+  (:class:`StoreTelemetryContext`). Every path gives the verdicts that verifying and recording the
+  reports one by one gives (property-tested).
 * Consent is that of the car's owner at the trip's end, and it must have held without a break from
   then until now (superseding grants chain; a revocation breaks the chain, and a later grant does not
   mend it): the owner's trip details were forgotten at the break, and a late report must not bring
@@ -33,30 +38,34 @@ Conventions as in :mod:`ledger.vehicles`: services flush, callers commit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Final, cast
 
-from sqlalchemy import CursorResult, case, func, or_, select, update
+from sqlalchemy import CursorResult, String, Table, case, column, func, or_, select, true, update, values
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger import consent, telemetry
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.store.models import Trip, TripStatus
-from ledger.telemetry import Algorithm, Status, TripSummary, Verdict
+from ledger.telemetry import Algorithm, Reason, Status, TripSummary, Verdict
 from ledger.vehicles import (
     OwnershipRecord,
     check_time,
     latest_device_key,
+    latest_device_keys,
     owner_in_history,
     ownership_history,
 )
 
 __all__ = [
     "MAX_BATCH",
+    "BatchTelemetryContext",
     "ReviewDecision",
     "StoreTelemetryContext",
     "review_hold",
@@ -68,6 +77,9 @@ __all__ = [
 MAX_BATCH: Final = 1_000
 # A collision means a concurrent writer won; a second one in a row for the same report would be a bug.
 _MAX_ATTEMPTS: Final = 3
+_CHUNK: Final = 500  # values per IN list, well under every database's bound on parameters
+_TRIPS: Final = cast("Table", Trip.__table__)
+_AFTER_REPLAY: Final = frozenset({Reason.STALE, Reason.FROM_FUTURE, Reason.NO_CONSENT})
 _REVIEWER_RE: Final = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,63}")
 _COUNTED: Final = (TripStatus.ACCEPTED, TripStatus.RELEASED)
 _EVER_HELD: Final = (TripStatus.HELD, TripStatus.RELEASED, TripStatus.DENIED)
@@ -144,27 +156,144 @@ class StoreTelemetryContext:
 # --- submission --------------------------------------------------------------------------------------
 
 
-def _trip_row(verdict: Verdict, now: int) -> Trip:
+def _last_trips(session: Session, vehicle_ids: Sequence[str]) -> dict[str, TripSummary]:
+    """``StoreTelemetryContext.last_trip`` of each car, in one query per 500 cars.
+
+    On PostgreSQL a LATERAL join walks each car's ``(vehicle_id, seq)`` index backwards from its top, which
+    the planner picks whatever its statistics say; SQLite plans the grouped form on the same index."""
+    last: dict[str, TripSummary] = {}
+    counted = Trip.status != TripStatus.DENIED
+    summary = (Trip.seq, Trip.started_at, Trip.ended_at, Trip.odometer_end_m)
+    for start in range(0, len(vehicle_ids), _CHUNK):
+        chunk = vehicle_ids[start : start + _CHUNK]
+        if session.get_bind().dialect.name == "postgresql":
+            cars = values(column("vehicle_id", String), name="cars").data([(v,) for v in chunk])
+            top = (
+                select(*summary)
+                .where(Trip.vehicle_id == cars.c.vehicle_id, counted)
+                .order_by(Trip.seq.desc())
+                .limit(1)
+                .lateral("top")
+            )
+            query = select(cars.c.vehicle_id, *top.c).select_from(cars.join(top, true()))
+        else:
+            highest = (
+                select(Trip.vehicle_id, func.max(Trip.seq).label("seq"))
+                .where(Trip.vehicle_id.in_(chunk), counted)
+                .group_by(Trip.vehicle_id)
+                .subquery()
+            )
+            query = select(Trip.vehicle_id, *summary).join(
+                highest, (Trip.vehicle_id == highest.c.vehicle_id) & (Trip.seq == highest.c.seq)
+            )
+        for vehicle_id, *row in session.execute(query):
+            last[vehicle_id] = TripSummary(*row)
+    return last
+
+
+class BatchTelemetryContext:
+    """``ledger.telemetry.TelemetryContext`` over a snapshot of what a batch's reports can ask about, read in
+    a handful of set-based queries, then kept current as the batch's own reports are recorded.
+
+    The snapshot is taken inside the batch's transaction. With ``replays=True`` it also reads which of the
+    batch's sequences and payload hashes are already stored, and then answers exactly as
+    :class:`StoreTelemetryContext` would for reports verified one by one, provided nobody else writes those
+    cars' trips meanwhile. With ``replays=False`` (the optimistic first pass) it assumes none is: the insert
+    that follows must then skip conflicting rows, and any skipped row means the batch is verified again.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        reports: Sequence[telemetry.TripReport],
+        digests: Sequence[bytes],
+        *,
+        replays: bool = True,
+    ) -> None:
+        vehicle_ids = sorted({report.vehicle_id for report in reports})
+        self._keys = {
+            vehicle_id: telemetry.DeviceKey(
+                Algorithm(row.algorithm), row.public_key, row.revoked_at is not None
+            )
+            for vehicle_id, row in latest_device_keys(session, vehicle_ids).items()
+        }
+        self._payloads: set[bytes] = set()
+        self._sequences: set[tuple[str, int]] = set()
+        self._last = _last_trips(session, vehicle_ids)
+        if replays:
+            self._read_replays(session, reports, digests)
+        self._owners: dict[str, list[OwnershipRecord]] = {}
+        for record in ownership_history(session, vehicle_ids):
+            self._owners.setdefault(record.vehicle_id, []).append(record)
+        owners = {record.account for records in self._owners.values() for record in records}
+        self._consents = consent.consent_spans_by_account(session, owners)
+
+    def _read_replays(
+        self, session: Session, reports: Sequence[telemetry.TripReport], digests: Sequence[bytes]
+    ) -> None:
+        wanted = {(report.vehicle_id, report.seq) for report in reports}
+        vehicle_ids = sorted({vehicle_id for vehicle_id, _ in wanted})
+        for start in range(0, len(vehicle_ids), _CHUNK):
+            chunk = vehicle_ids[start : start + _CHUNK]
+            seqs = sorted({seq for vehicle_id, seq in wanted if vehicle_id in chunk})
+            query = select(Trip.vehicle_id, Trip.seq).where(Trip.vehicle_id.in_(chunk), Trip.seq.in_(seqs))
+            for vehicle_id, seq in session.execute(query):
+                if (vehicle_id, seq) in wanted:
+                    self._sequences.add((vehicle_id, seq))
+        hashes = sorted({_hex(digest) for digest in digests})
+        for start in range(0, len(hashes), _CHUNK):
+            stored = select(Trip.payload_hash).where(Trip.payload_hash.in_(hashes[start : start + _CHUNK]))
+            self._payloads.update(bytes.fromhex(text[2:]) for text in session.scalars(stored))
+
+    def device_key(self, vehicle_id: str) -> telemetry.DeviceKey | None:
+        return self._keys.get(vehicle_id)
+
+    def seen_sequence(self, vehicle_id: str, seq: int) -> bool:
+        return (vehicle_id, seq) in self._sequences
+
+    def seen_payload(self, payload_hash: bytes) -> bool:
+        return payload_hash in self._payloads
+
+    def last_trip(self, vehicle_id: str) -> TripSummary | None:
+        return self._last.get(vehicle_id)
+
+    def consent_active(self, vehicle_id: str, at: int) -> bool:
+        owner = owner_in_history(self._owners.get(vehicle_id, []), at)
+        return owner is not None and consent.unbroken_since(self._consents.get(owner, []), at)
+
+    def record(self, report: telemetry.TripReport, digest: bytes) -> None:
+        """The batch recorded ``report`` (accepted or held, so it counts as history)."""
+        self._payloads.add(digest)
+        self._sequences.add((report.vehicle_id, report.seq))
+        last = self._last.get(report.vehicle_id)
+        if last is None or report.seq > last.seq:
+            self._last[report.vehicle_id] = TripSummary.of(report)
+
+
+def _trip_row(verdict: Verdict, now: int) -> dict[str, object]:
     report, digest = verdict.report, verdict.payload_hash
     # A recorded verdict always carries both.
     assert report is not None
     assert digest is not None
-    return Trip(
-        vehicle_id=report.vehicle_id,
-        seq=report.seq,
-        payload_hash=_hex(digest),
-        started_at=report.started_at,
-        ended_at=report.ended_at,
-        odometer_start_m=report.odometer_start_m,
-        odometer_end_m=report.odometer_end_m,
-        energy_wh=report.energy_wh,
-        drive_mode=report.drive_mode.wire_name,
-        checkin_ids=json.dumps(list(report.checkin_ids)),
-        status=_RECORDED_STATUS[verdict.status],
-        reason=verdict.reason.value,
-        detail=verdict.detail,
-        received_at=now,
-    )
+    return {
+        "vehicle_id": report.vehicle_id,
+        "seq": report.seq,
+        "payload_hash": _hex(digest),
+        "started_at": report.started_at,
+        "ended_at": report.ended_at,
+        "odometer_start_m": report.odometer_start_m,
+        "odometer_end_m": report.odometer_end_m,
+        "energy_wh": report.energy_wh,
+        "drive_mode": report.drive_mode.wire_name,
+        "checkin_ids": json.dumps(list(report.checkin_ids)),
+        "status": _RECORDED_STATUS[verdict.status],
+        "reason": verdict.reason.value,
+        "detail": verdict.detail,
+        "received_at": now,
+        "reviewed_at": None,
+        "reviewer": None,
+        "details_deleted": False,
+    }
 
 
 def _ingest_one(session: Session, ctx: StoreTelemetryContext, raw: object, now: int) -> Verdict:
@@ -174,11 +303,93 @@ def _ingest_one(session: Session, ctx: StoreTelemetryContext, raw: object, now: 
             return verdict
         try:
             with session.begin_nested():
-                session.add(_trip_row(verdict, now))
+                session.execute(_TRIPS.insert(), [_trip_row(verdict, now)])
         except IntegrityError:
             continue  # a concurrent writer recorded this sequence or payload first: verify again
         return verdict
     raise ConflictError(f"report kept colliding with concurrent writes after {_MAX_ATTEMPTS} attempts")
+
+
+def _parse(raw_reports: Sequence[object]) -> list[tuple[telemetry.TripReport, bytes, bytes] | Verdict]:
+    """Each report parsed, with its canonical bytes and payload hash, or its MALFORMED verdict."""
+    parsed: list[tuple[telemetry.TripReport, bytes, bytes] | Verdict] = []
+    for raw in raw_reports:
+        try:
+            report = telemetry.parse_report(raw)
+        except ValidationError as exc:
+            parsed.append(Verdict(Status.REJECTED, Reason.MALFORMED, str(exc)))
+            continue
+        message = telemetry.canonical_bytes(report)
+        parsed.append((report, message, hashlib.sha256(message).digest()))
+    return parsed
+
+
+def _verify_batch(
+    session: Session,
+    parsed: Sequence[tuple[telemetry.TripReport, bytes, bytes] | Verdict],
+    now: int,
+    *,
+    replays: bool,
+) -> list[Verdict]:
+    good = [item for item in parsed if not isinstance(item, Verdict)]
+    ctx = BatchTelemetryContext(
+        session, [report for report, _, _ in good], [digest for _, _, digest in good], replays=replays
+    )
+    verdicts: list[Verdict] = []
+    for item in parsed:
+        if isinstance(item, Verdict):
+            verdicts.append(item)
+            continue
+        report, message, digest = item
+        verdict = telemetry.verify_report(report, ctx, now, message=message)
+        if verdict.recorded:
+            ctx.record(report, digest)
+        verdicts.append(verdict)
+    return verdicts
+
+
+def _insert_new(session: Session, rows: list[dict[str, object]]) -> bool:
+    """Inserts ``rows`` unless one of them collides with a stored sequence or payload hash; then inserts
+    none and answers False."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement = postgresql.insert(_TRIPS).on_conflict_do_nothing().returning(_TRIPS.c.id)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(_TRIPS).on_conflict_do_nothing().returning(_TRIPS.c.id)
+    else:  # no portable INSERT ... ON CONFLICT DO NOTHING: take the careful path
+        return False
+    with session.begin_nested() as savepoint:
+        inserted = len(session.execute(statement, rows).all())
+        if inserted == len(rows):
+            return True
+        savepoint.rollback()
+    return False
+
+
+def _ingest_batch(session: Session, raw_reports: Sequence[object], now: int) -> list[Verdict] | None:
+    """Every report verified against one snapshot and recorded in one multi-row insert; None when a
+    concurrent writer recorded one of the same sequences or payloads first (nothing is then written).
+
+    The first pass is optimistic: new reports are the rule, so it does not look up stored sequences and
+    payload hashes but lets the unique constraints find them; if they find one, the batch is verified
+    again against a snapshot that includes them (the answer a one-by-one verification gives)."""
+    parsed = _parse(raw_reports)
+    verdicts = _verify_batch(session, parsed, now, replays=False)
+    # A refusal after the replay step would have been DUPLICATE or REPLAYED_SEQUENCE had the report been
+    # seen before, and no insert collides to tell: only a pass without such refusals can stand.
+    if not any(verdict.reason in _AFTER_REPLAY for verdict in verdicts):
+        rows = [_trip_row(verdict, now) for verdict in verdicts if verdict.recorded]
+        if not rows or _insert_new(session, rows):
+            return verdicts
+    verdicts = _verify_batch(session, parsed, now, replays=True)
+    rows = [_trip_row(verdict, now) for verdict in verdicts if verdict.recorded]
+    if rows:
+        try:
+            with session.begin_nested():
+                session.execute(_TRIPS.insert(), rows)
+        except IntegrityError:
+            return None
+    return verdicts
 
 
 def submit_reports(session: Session, raw_reports: Sequence[Mapping[str, object]], now: int) -> list[Verdict]:
@@ -188,7 +399,10 @@ def submit_reports(session: Session, raw_reports: Sequence[Mapping[str, object]]
         raise ValidationError(f"reports must be a list, got {type(raw_reports).__name__}")
     if len(raw_reports) > MAX_BATCH:
         raise ValidationError(f"at most {MAX_BATCH} reports per call, got {len(raw_reports)}")
-    ctx = StoreTelemetryContext(session)
+    verdicts = _ingest_batch(session, raw_reports, now)
+    if verdicts is not None:
+        return verdicts
+    ctx = StoreTelemetryContext(session)  # a concurrent writer got in first: start over, one by one
     return [_ingest_one(session, ctx, raw, now) for raw in raw_reports]
 
 

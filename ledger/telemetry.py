@@ -44,6 +44,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 
 from ledger.errors import ValidationError
 
@@ -503,14 +505,25 @@ def _p256_der(signature: bytes) -> bytes | None:
     return encode_dss_signature(r, s)
 
 
+@lru_cache(maxsize=65_536)
+def _ed25519_verifier(raw: bytes) -> VerifyKey:
+    return VerifyKey(raw)
+
+
 def signature_valid(key: DeviceKey, message: bytes, signature: bytes) -> bool:
-    """Whether ``signature`` (64 bytes in the wire form) signs ``message`` under ``key``."""
+    """Whether ``signature`` (64 bytes in the wire form) signs ``message`` under ``key``.
+
+    Ed25519 goes through libsodium (PyNaCl), which verifies about twice as fast here as OpenSSL through
+    ``cryptography`` and is the stricter of the two (it also refuses small-order keys and points)."""
     if len(signature) != SIGNATURE_LEN:
         return False
     public = load_public_key(key.algorithm, key.public_key)
     try:
         if isinstance(public, ed25519.Ed25519PublicKey):
-            public.verify(signature, message)
+            try:
+                _ed25519_verifier(bytes(key.public_key)).verify(message, signature)
+            except BadSignatureError:
+                return False
             return True
         der = _p256_der(signature)
         if der is None:
@@ -703,9 +716,14 @@ def _verdict(finding: _Finding, report: TripReport | None = None, digest: bytes 
     return Verdict(finding.reason.status, finding.reason, finding.detail, report, digest)
 
 
-def verify_report(report: TripReport, ctx: TelemetryContext, now: int) -> Verdict:
-    """Run every step after shape on a parsed report; see the module docstring for the order."""
-    message = canonical_bytes(report)
+def verify_report(
+    report: TripReport, ctx: TelemetryContext, now: int, *, message: bytes | None = None
+) -> Verdict:
+    """Run every step after shape on a parsed report; see the module docstring for the order.
+
+    ``message`` is ``canonical_bytes(report)`` when the caller has already encoded it."""
+    if message is None:
+        message = canonical_bytes(report)
     digest = hashlib.sha256(message).digest()
     if len(report.signature) != SIGNATURE_LEN:
         return _verdict(_Finding(Reason.MALFORMED, "trip report is unsigned"), report, digest)

@@ -59,6 +59,7 @@ __all__ = [
     "checksum_account",
     "get_vehicle",
     "latest_device_key",
+    "latest_device_keys",
     "owner_at",
     "owner_in_history",
     "ownership_history",
@@ -173,6 +174,15 @@ def latest_device_key(session: Session, vehicle_id: str) -> DeviceKey | None:
     """The car's newest key, revoked or not (so verification can tell "revoked" from "unknown")."""
     query = select(DeviceKey).where(DeviceKey.vehicle_id == vehicle_id).order_by(DeviceKey.id.desc()).limit(1)
     return session.scalars(query).first()
+
+
+def latest_device_keys(session: Session, vehicle_ids: Iterable[str]) -> dict[str, DeviceKey]:
+    """:func:`latest_device_key` of each of ``vehicle_ids`` that has a key, in one query per 500 cars."""
+    latest: dict[str, DeviceKey] = {}
+    for chunk in _chunks(sorted(set(vehicle_ids)), _ID_CHUNK):
+        query = select(DeviceKey).where(DeviceKey.vehicle_id.in_(chunk)).order_by(DeviceKey.id)
+        latest.update((key.vehicle_id, key) for key in session.scalars(query))  # newest wins
+    return latest
 
 
 def active_device_key(session: Session, vehicle_id: str) -> DeviceKey | None:
