@@ -22,7 +22,7 @@ from api import errors
 from api.deps import client_limit
 from api.metrics import Metrics
 from api.middleware import Guard
-from api.routes import accounts, cars, consent, emission, equity, health, redemptions, tasks, telemetry
+from api.routes import accounts, cars, consent, emission, equity, health, holds, redemptions, tasks, telemetry
 from api.services import Services
 from api.settings import ApiSettings, vin_salt
 from api.wallet import mount_wallet
@@ -113,7 +113,7 @@ def create_app(
     errors.install(app)
     limited = [Depends(client_limit)]
     templates: dict[int, str] = {}
-    for module in (telemetry, cars, consent, tasks, accounts, redemptions, equity, emission):
+    for module in (telemetry, holds, cars, consent, tasks, accounts, redemptions, equity, emission):
         app.include_router(module.router, prefix="/v1", dependencies=limited)
         templates.update({id(route): "/v1" + getattr(route, "path", "") for route in module.router.routes})
     app.include_router(health.router)

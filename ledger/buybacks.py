@@ -9,6 +9,12 @@ Rules:
   uint256 nonce,uint256 deadline)`` in the vault's domain with the seller's current vault nonce. The
   signature and deadline are checked here first (:class:`SignatureError`), then ``sellBackBySig`` is
   relayed; the payout is ``floor(stones * price_per_stone / 10**18)`` and must reach ``min_payout``.
+* From its end on, the treasurer closes a window (``closeBuyback``), once: what it did not pay out
+  (``funding - paid``) goes back to an account the treasurer names. Before anything is sent, the ledger
+  refuses a close to a system contract, and one that could not be mined at or after the end (the next
+  block is at the chain's clock + 1 at the earliest). A window closed already to the same account
+  answers that close again (its refund, no transaction), so a retried request is harmless; to another
+  account it is a :class:`ConflictError`.
 """
 
 from __future__ import annotations
@@ -17,17 +23,19 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ledger import eip712
-from ledger.chain.views import SentTx, receipt_events
-from ledger.errors import NotFoundError, SignatureError, ValidationError
+from ledger.chain.views import SentTx, checksum, receipt_events
+from ledger.errors import ConflictError, NotFoundError, SignatureError, ValidationError
 from ledger.relay import Relay
 from ledger.schedule import UNIT
 from ledger.vehicles import check_time, checksum_account
 
 __all__ = [
     "SELLBACK_FIELDS",
+    "BuybackClose",
     "BuybackView",
     "SellBackResult",
     "buybacks",
+    "close_buyback",
     "get_buyback",
     "open_buyback",
     "sell_back",
@@ -67,6 +75,16 @@ class SellBackResult:
     stones: int
     payout: int
     tx: SentTx
+
+
+@dataclass(frozen=True)
+class BuybackClose:
+    """A window's unspent funding refunded to ``to``; ``tx`` None: it had been closed there already."""
+
+    buyback_id: int
+    to: str
+    refund: int
+    tx: SentTx | None
 
 
 def _check_uint(name: str, value: object, limit: int = _UINT256, low: int = 0) -> int:
@@ -121,6 +139,35 @@ def open_buyback(
     opened = relay.send_as(vault.functions.openBuyback(price_per_stone, stone_budget, start, end), treasurer)
     buyback_id = int(receipt_events(vault.events.BuybackOpened(), opened)[0]["buybackId"])
     return get_buyback(relay, buyback_id), [*sent, opened]
+
+
+def close_buyback(relay: Relay, buyback_id: int, to: str) -> tuple[BuybackView, BuybackClose]:
+    """Refunds what ``buyback_id`` did not pay out to ``to`` with the treasurer key (``closeBuyback``),
+    once, from the window's end on; a window closed to ``to`` already answers that close again."""
+    payee = relay.check_payee(to)
+    view = get_buyback(relay, buyback_id)
+    vault = relay.system.vault
+    if view.closed:
+        closed = relay.logs(vault.events.BuybackClosed(), {"buybackId": buyback_id})
+        if not closed:
+            raise ConflictError(f"buy-back {buyback_id} is closed, but its BuybackClosed event was not found")
+        done = closed[-1].args
+        earlier, refund = checksum(done["to"]), int(done["refund"])
+        if earlier != payee:
+            raise ConflictError(
+                f"buy-back {buyback_id} was closed already: {refund} base units refunded to {earlier} "
+                f"(tx {closed[-1].tx_hash}); a window is closed once (NotClosable)"
+            )
+        return view, BuybackClose(buyback_id, payee, refund, None)
+    now = relay.now()
+    if now + 1 < view.end:  # mined in a later block: at now + 1 at the earliest
+        raise ConflictError(
+            f"buy-back {buyback_id} can be closed from the end of its window, {view.end}, on "
+            f"(chain time {now}) (NotClosable)"
+        )
+    sent = relay.send_as(vault.functions.closeBuyback(buyback_id, payee), relay.system.roles.treasurer)
+    refund = int(receipt_events(vault.events.BuybackClosed(), sent)[0]["refund"])
+    return get_buyback(relay, buyback_id), BuybackClose(buyback_id, payee, refund, sent)
 
 
 def sellback_typed_data(

@@ -20,6 +20,16 @@ Record-date balances, the rule (the auditor recomputes it from public data):
 
 A snapshot is stored once per round and reused; if the guardian vetoed the posted root, posting again
 recomputes it (the result is a function of the chain, so it only changes if the chain's history did).
+
+Sweeping (:func:`sweep_round`): from the claim deadline on, the treasurer returns what the round did not
+pay (``funding - paid``) to an account of its choice, once. Before anything is sent, the ledger refuses a
+sweep to a system contract, and one that could not be mined at or after the deadline (the next block is
+at the chain's clock + 1 at the earliest). A round swept already to the same account answers that sweep
+again (its amount, no transaction), so a retried request is harmless; to another account it is a
+:class:`ConflictError`.
+
+The settlement token (:func:`overview`) is whatever ERC-20 the vault was deployed with (the test token
+tCNY, 6 decimals, on test chains); its address, symbol and decimals are read from the chain.
 """
 
 from __future__ import annotations
@@ -35,22 +45,26 @@ from ledger.chain import views
 from ledger.chain.views import SentTx, receipt_events
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.merkle import MerkleTree, proof_from_nodes
-from ledger.relay import Relay
+from ledger.relay import Relay, TokenInfo
 from ledger.store.models import EquityBalance, EquitySnapshot
 from ledger.vehicles import check_time, checksum_account
 
 __all__ = [
+    "EquityOverview",
     "RoundClaim",
+    "RoundSweep",
     "RoundView",
     "Snapshot",
     "claim_round",
     "get_round",
     "open_round",
+    "overview",
     "post_balance_root",
     "record_date_balances",
     "round_claim",
     "rounds",
     "snapshot",
+    "sweep_round",
 ]
 
 ZERO_ADDRESS: Final = "0x" + "00" * 20
@@ -95,6 +109,25 @@ class RoundClaim:
     claimed: bool
     claimable_at: int | None
     claim_deadline: int
+
+
+@dataclass(frozen=True)
+class RoundSweep:
+    """A round's unpaid rest returned to ``to``; ``tx`` None: it had been swept there already."""
+
+    round_id: int
+    to: str
+    amount: int
+    tx: SentTx | None
+
+
+@dataclass(frozen=True)
+class EquityOverview:
+    vault: str
+    settlement_token: TokenInfo
+    challenge_window: int
+    rounds: int
+    buybacks: int
 
 
 def _check_uint(name: str, value: object, limit: int = _UINT256, low: int = 0) -> int:
@@ -159,6 +192,48 @@ def open_round(
     opened = relay.send_as(vault.functions.openRound(record_date, funding, claim_deadline), treasurer)
     round_id = int(receipt_events(vault.events.RoundOpened(), opened)[0]["roundId"])
     return get_round(relay, round_id), [*sent, opened]
+
+
+def sweep_round(relay: Relay, round_id: int, to: str) -> tuple[RoundView, RoundSweep]:
+    """Returns what ``round_id`` did not pay to ``to`` with the treasurer key (``sweep``), once, from the
+    claim deadline on; a round swept to ``to`` already answers that sweep again (``tx`` None)."""
+    payee = relay.check_payee(to)
+    view = get_round(relay, round_id)
+    vault = relay.system.vault
+    if view.swept:
+        swept = relay.logs(vault.events.RoundSwept(), {"roundId": round_id})
+        if not swept:
+            raise ConflictError(f"round {round_id} was swept, but its RoundSwept event was not found")
+        done = swept[-1].args
+        earlier, amount = views.checksum(done["to"]), int(done["amount"])
+        if earlier != payee:
+            raise ConflictError(
+                f"round {round_id} was swept already: {amount} base units to {earlier} "
+                f"(tx {swept[-1].tx_hash}); a round is swept once (NotClosable)"
+            )
+        return view, RoundSweep(round_id, payee, amount, None)
+    now = relay.now()
+    if now + 1 < view.claim_deadline:  # mined in a later block: at now + 1 at the earliest
+        raise ConflictError(
+            f"round {round_id} can be swept from its claim deadline {view.claim_deadline} on; "
+            f"claims are open until then (chain time {now}) (NotClosable)"
+        )
+    sent = relay.send_as(vault.functions.sweep(round_id, payee), relay.system.roles.treasurer)
+    amount = int(receipt_events(vault.events.RoundSwept(), sent)[0]["amount"])
+    return get_round(relay, round_id), RoundSweep(round_id, payee, amount, sent)
+
+
+def overview(relay: Relay) -> EquityOverview:
+    """The vault, the settlement token it pays in (address, symbol, decimals) and how many rounds and
+    buy-backs it has opened."""
+    vault = relay.system.vault
+    return EquityOverview(
+        views.checksum(vault.address),
+        relay.settlement_token,
+        int(relay.call(vault.functions.challengeWindow())),
+        int(relay.call(vault.functions.roundCount())),
+        int(relay.call(vault.functions.buybackCount())),
+    )
 
 
 # --- record-date balances ----------------------------------------------------------------------------

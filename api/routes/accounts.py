@@ -5,26 +5,47 @@ export holds personal data (trips), so it needs either an operator token with sc
 backend, acting for a signed-in owner) or the owner's EIP-712 signature over
 ``DataExport(address account,uint256 issuedAt)`` in the ``X-Owner-Signature`` header, with ``issued_at``
 within 600 s of the ledger's clock.
+
+Batch claims (``POST /v1/accounts/claims``) send one ``claimMany`` for up to 200 accounts with the relayer's
+gas, so they need an operator token with scope ``accounts`` (the app backend, for custodial wallets). With
+an ``Idempotency-Key`` the answer is stored in the request's transaction and a retry with the same key and
+accounts gets it again byte for byte (``Idempotent-Replayed: true``); without one a retry is harmless too:
+the accounts come back ``claimed_already``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from api.deps import NowDep, ServicesDep, SessionDep, authenticate, bearer
-from api.schemas.accounts import AccountOut, ClaimOut, DropOut, EpochActivityOut, ProofOut, TaskPointsOut
+from api.deps import NowDep, ServicesDep, SessionDep, authenticate, bearer, operator
+from api.schemas.accounts import (
+    AccountOut,
+    BatchClaimOut,
+    ClaimOut,
+    ClaimsIn,
+    ClaimsOut,
+    DropOut,
+    EpochActivityOut,
+    ProofOut,
+    TaskPointsOut,
+)
 from api.schemas.common import Address, QueryTime, Signature, Tx, TypedData, problem_responses
-from ledger import accounts, eip712, relay
+from ledger import accounts, eip712, idempotency, relay
 from ledger.accounts import MAX_HISTORY_EPOCHS, EpochActivity
-from ledger.tokens import AuthenticationError, Scope
+from ledger.relay import BatchClaimResult, ClaimStatus
+from ledger.tokens import AuthenticationError, Scope, TokenIdentity
 
 router = APIRouter(
     prefix="/accounts", tags=["accounts"], responses=problem_responses(404, 409, 422, 429, 502)
 )
 AccountPath = Annotated[Address, Path(description="the account (any letter case)")]
+AccountsOperator = Annotated[TokenIdentity, Depends(operator(Scope.ACCOUNTS))]
+CLAIMS_IDEMPOTENCY_SCOPE: Final = "accounts.claims"
 
 
 def _activity(entry: EpochActivity) -> EpochActivityOut:
@@ -39,6 +60,65 @@ def _activity(entry: EpochActivity) -> EpochActivityOut:
         drops=[DropOut(**vars(drop)) for drop in entry.drops],
         tasks=[TaskPointsOut(**vars(task)) for task in entry.tasks],
     )
+
+
+def _batch(result: BatchClaimResult) -> ClaimsOut:
+    paid = [entry for entry in result.claims if entry.status is ClaimStatus.CLAIMED]
+    return ClaimsOut(
+        epoch=result.epoch,
+        claimed=len(paid),
+        minted=sum(entry.amount for entry in paid),
+        claims=[
+            BatchClaimOut(
+                account=entry.account,
+                status=entry.status.value,
+                amount=entry.amount,
+                cumulative=entry.cumulative,
+                detail=entry.detail,
+            )
+            for entry in result.claims
+        ],
+        tx=None if result.tx is None else Tx.of(result.tx),
+    )
+
+
+@router.post(
+    "/claims",
+    response_model=ClaimsOut,
+    summary="Claim for up to 200 accounts in one relayed claimMany (operator scope `accounts`)",
+    responses=problem_responses(401, 403, 503),
+)
+def claim_many(
+    body: ClaimsIn,
+    svc: ServicesDep,
+    session: SessionDep,
+    now: NowDep,
+    _: AccountsOperator,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=255,
+            description="makes a retried batch answer the same; use a fresh UUID per batch",
+            examples=["0b6f3a52-2f5e-4d0c-9a7e-5c1d2e3f4a5b"],
+        ),
+    ] = None,
+) -> Response:
+    if idempotency_key is not None:
+        svc.purge_idempotency_keys(session, now)
+        digest = idempotency.request_hash(json.dumps(body.accounts, separators=(",", ":")).encode())
+        stored = idempotency.begin(session, CLAIMS_IDEMPOTENCY_SCOPE, idempotency_key, digest, now)
+        if stored is not None:
+            return Response(
+                stored.body,
+                stored.status_code,
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+    answer = _batch(relay.relay_claims(session, svc.relay(), body.accounts)).model_dump_json().encode()
+    if idempotency_key is not None:
+        idempotency.finish(session, CLAIMS_IDEMPOTENCY_SCOPE, idempotency_key, 200, answer)
+    return Response(answer, 200, media_type="application/json")
 
 
 @router.get("/{address}", summary="Balance, claimable and pending stones, and why they were earned")

@@ -1,5 +1,6 @@
-"""Equity value: rounds (read from the vault; opened and rooted with scope ``treasury``), what an account
-can claim with its proof, relayed round claims, buy-back windows and relayed sell-backs."""
+"""Equity value: the vault and its settlement token, rounds (read from the vault; opened, rooted and swept
+with scope ``treasury``), what an account can claim with its proof, relayed round claims, buy-back windows
+(opened and closed with scope ``treasury``) and relayed sell-backs."""
 
 from __future__ import annotations
 
@@ -11,16 +12,21 @@ from api.deps import NowDep, ServicesDep, SessionDep, operator
 from api.schemas.common import Address, Amount, QueryTime, Tx, TypedData, problem_responses
 from api.schemas.equity import (
     BuybackChange,
+    BuybackCloseOut,
     BuybackIn,
     BuybackOut,
+    EquityOut,
+    PayeeIn,
     RoundChange,
     RoundClaimDone,
     RoundClaimIn,
     RoundClaimOut,
     RoundIn,
     RoundOut,
+    RoundSweepOut,
     SellBackIn,
     SellBackOut,
+    SettlementTokenOut,
     SnapshotOut,
 )
 from ledger import buybacks, eip712, equity
@@ -55,6 +61,18 @@ def _buyback(view: BuybackView) -> BuybackOut:
     return BuybackOut(**vars(view))
 
 
+@router.get("", summary="The vault, the settlement token it pays in (address, symbol, decimals), counts")
+def overview(svc: ServicesDep) -> EquityOut:
+    found = equity.overview(svc.relay())
+    return EquityOut(
+        vault=found.vault,
+        settlement_token=SettlementTokenOut(**vars(found.settlement_token)),
+        challenge_window=found.challenge_window,
+        rounds=found.rounds,
+        buybacks=found.buybacks,
+    )
+
+
 @router.get("/rounds", summary="Every equity-value round")
 def rounds(svc: ServicesDep) -> list[RoundOut]:
     return [_round(view) for view in equity.rounds(svc.relay())]
@@ -86,6 +104,21 @@ def post_balance_root(
 ) -> SnapshotOut:
     built, sent = equity.post_balance_root(session, svc.relay(), round_id, now)
     return SnapshotOut(**vars(built), tx=None if sent is None else Tx.of(sent))
+
+
+@router.post(
+    "/rounds/{round_id}/sweep",
+    summary="Return what a round did not pay, from its claim deadline on, once (operator scope `treasury`)",
+    responses=problem_responses(401, 403),
+)
+def sweep_round(round_id: RoundPath, body: PayeeIn, svc: ServicesDep, _: Treasury) -> RoundSweepOut:
+    view, swept = equity.sweep_round(svc.relay(), round_id, body.to)
+    return RoundSweepOut(
+        round=_round(view),
+        to=swept.to,
+        amount=swept.amount,
+        tx=None if swept.tx is None else Tx.of(swept.tx),
+    )
 
 
 @router.get(
@@ -131,6 +164,21 @@ def open_buyback(body: BuybackIn, svc: ServicesDep, _: Treasury) -> BuybackChang
         svc.relay(), body.price_per_stone, body.stone_budget, body.start, body.end
     )
     return BuybackChange(buyback=_buyback(view), txs=[Tx.of(tx) for tx in sent])
+
+
+@router.post(
+    "/buybacks/{buyback_id}/close",
+    summary="Refund what a window did not pay out, from its end on, once (operator scope `treasury`)",
+    responses=problem_responses(401, 403),
+)
+def close_buyback(buyback_id: BuybackPath, body: PayeeIn, svc: ServicesDep, _: Treasury) -> BuybackCloseOut:
+    view, closed = buybacks.close_buyback(svc.relay(), buyback_id, body.to)
+    return BuybackCloseOut(
+        buyback=_buyback(view),
+        to=closed.to,
+        refund=closed.refund,
+        tx=None if closed.tx is None else Tx.of(closed.tx),
+    )
 
 
 @router.get(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import (
@@ -11,9 +13,13 @@ from api.schemas.common import (
     Address,
     AmountOut,
     Hash32,
+    Strict,
     Tx,
     UnixTime,
 )
+from ledger.relay import MAX_CLAIMS
+
+ClaimStatusName = Literal["claimed", "claimed_already", "not_entitled"]
 
 
 class DropOut(BaseModel):
@@ -106,3 +112,82 @@ class ClaimOut(BaseModel):
     amount: AmountOut = Field(description="stones minted by this claim")
     cumulative: AmountOut
     tx: Tx
+
+
+class ClaimsIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"accounts": [EXAMPLE_ACCOUNT, "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"]}]
+        },
+    )
+
+    accounts: list[Address] = Field(
+        min_length=1,
+        max_length=MAX_CLAIMS,
+        description=f"1..{MAX_CLAIMS} accounts, each once; all claimed in one claimMany transaction",
+    )
+
+
+class BatchClaimOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "account": EXAMPLE_ACCOUNT,
+                    "status": "claimed",
+                    "amount": "250000000000000000",
+                    "cumulative": ONE_STONE,
+                    "detail": "minted 250000000000000000 base units, all it is owed up to epoch 3",
+                }
+            ]
+        }
+    )
+
+    account: Address
+    status: ClaimStatusName = Field(
+        description=(
+            "claimed: this batch minted `amount`; claimed_already: paid all it is owed up to the epoch; "
+            "not_entitled: no entitlement up to the epoch"
+        )
+    )
+    amount: AmountOut = Field(description="stones minted to the account by this batch (0 unless claimed)")
+    cumulative: AmountOut = Field(description="the account's cumulative entitlement up to the epoch")
+    detail: str = Field(examples=["nothing to claim: no entitlement up to epoch 3"])
+
+
+class ClaimsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "epoch": 3,
+                    "claimed": 1,
+                    "minted": "250000000000000000",
+                    "claims": [
+                        {
+                            "account": EXAMPLE_ACCOUNT,
+                            "status": "claimed",
+                            "amount": "250000000000000000",
+                            "cumulative": ONE_STONE,
+                            "detail": "minted 250000000000000000 base units, all it is owed up to epoch 3",
+                        },
+                        {
+                            "account": "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf",
+                            "status": "not_entitled",
+                            "amount": "0",
+                            "cumulative": "0",
+                            "detail": "nothing to claim: no entitlement up to epoch 3",
+                        },
+                    ],
+                    "tx": {"tx_hash": EXAMPLE_HASH, "block": 512, "gas_used": 118_204},
+                }
+            ]
+        }
+    )
+
+    epoch: int = Field(description="the epoch whose root the claims were paid against", examples=[3])
+    claimed: int = Field(description="accounts paid by this batch", examples=[1])
+    minted: AmountOut = Field(description="stones minted by this batch in all")
+    claims: list[BatchClaimOut] = Field(description="one per account, in the order given")
+    tx: Tx | None = Field(description="the claimMany transaction; null when nobody had anything to claim")

@@ -28,6 +28,8 @@ OPERATOR_ENDPOINTS: list[tuple[str, str, Scope]] = [
     ("POST", "/v1/cars/{vehicle_id}/keys", Scope.CARS),
     ("POST", "/v1/cars/{vehicle_id}/keys/revoke", Scope.CARS),
     ("POST", "/v1/cars/{vehicle_id}/transfers", Scope.CARS),
+    ("GET", "/v1/telemetry/holds", Scope.REVIEW),
+    ("GET", "/v1/telemetry/holds/{trip_id}", Scope.REVIEW),
     ("POST", "/v1/telemetry/holds/{trip_id}/review", Scope.REVIEW),
     ("POST", "/v1/tasks", Scope.TASKS),
     ("PATCH", "/v1/tasks/{task_id}", Scope.TASKS),
@@ -38,7 +40,10 @@ OPERATOR_ENDPOINTS: list[tuple[str, str, Scope]] = [
     ("POST", "/v1/redemptions/orders/{order_id}/cancel", Scope.FULFILMENT),
     ("POST", "/v1/equity/rounds", Scope.TREASURY),
     ("POST", "/v1/equity/rounds/{round_id}/balance-root", Scope.TREASURY),
+    ("POST", "/v1/equity/rounds/{round_id}/sweep", Scope.TREASURY),
     ("POST", "/v1/equity/buybacks", Scope.TREASURY),
+    ("POST", "/v1/equity/buybacks/{buyback_id}/close", Scope.TREASURY),
+    ("POST", "/v1/accounts/claims", Scope.ACCOUNTS),
     ("GET", "/v1/accounts/{address}/export", Scope.ACCOUNTS),
 ]
 PARAMS = {
@@ -48,6 +53,7 @@ PARAMS = {
     "item_id": 1,
     "order_id": 1,
     "round_id": 1,
+    "buyback_id": 1,
 }
 
 

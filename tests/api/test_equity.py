@@ -202,3 +202,132 @@ def test_a_buyback_burns_the_stones_sold_into_it(api: Api) -> None:
             api.client.post("/v1/equity/buybacks/1/sell-backs", json=negative), 422, None, "stones"
         )
         assert_problem(api.client.get("/v1/equity/buybacks/9"), 404)
+
+
+def test_the_vault_names_its_settlement_token(api: Api) -> None:
+    system = api.world.system
+    body = api.client.get("/v1/equity").json()
+    assert body == {
+        "vault": system.vault.address,
+        "settlement_token": {
+            "address": system.settlement.address,
+            "name": "Test Settlement Yuan",
+            "symbol": "tCNY",
+            "decimals": 6,
+        },
+        "challenge_window": system.vault.functions.challengeWindow().call(),
+        "rounds": system.vault.functions.roundCount().call(),
+        "buybacks": system.vault.functions.buybackCount().call(),
+    }
+
+
+def payee_cases(api: Api) -> list[tuple[object, int, str]]:
+    system = api.world.system
+    return [
+        ({"to": system.vault.address}, 422, "EquityVault"),
+        ({"to": system.settlement.address}, 422, "SettlementToken"),
+        ({"to": system.token.address.lower()}, 422, "StoneToken"),
+        ({"to": "0x" + "00" * 20}, 422, "zero address"),
+        ({"to": "0x1234"}, 422, "to"),
+        ({"to": 5}, 422, "to"),
+        ({}, 422, "to"),
+        ({"to": system.roles.treasurer, "amount": "1"}, 422, "amount"),
+        ([system.roles.treasurer], 422, "body"),
+    ]
+
+
+@pytest.mark.parametrize("path", ["/v1/equity/rounds/1/sweep", "/v1/equity/buybacks/1/close"])
+def test_payments_out_of_the_vault_are_validated(api: Api, path: str) -> None:
+    headers = api.auth("treasury")
+    for body, status, mention in payee_cases(api):
+        with Unchanged(api):
+            assert_problem(api.client.post(path, json=body, headers=headers), status, None, mention)
+    treasurer = {"to": api.world.system.roles.treasurer}
+    with Unchanged(api):
+        unknown = path.replace("/1/", "/42/")
+        assert_problem(api.client.post(unknown, json=treasurer, headers=headers), 404, "not-found")
+        for bad_id in ("0", "x", str(2**256)):
+            assert_problem(
+                api.client.post(path.replace("/1/", f"/{bad_id}/"), json=treasurer, headers=headers), 422
+            )
+        assert_problem(api.client.post(path, json=treasurer), 401, "unauthenticated", "treasury")
+        assert_problem(
+            api.client.post(path, json=treasurer, headers=api.auth("catalogue")), 403, "forbidden", "treasury"
+        )
+
+
+def test_a_buyback_is_closed_once_from_its_end(api: Api) -> None:
+    world, headers = api.world, api.auth("treasury")
+    window = api.client.get("/v1/equity/buybacks/1").json()
+    treasurer = world.system.roles.treasurer
+    close = "/v1/equity/buybacks/1/close"
+    with Unchanged(api):
+        early = assert_problem(
+            api.client.post(close, json={"to": treasurer}, headers=headers), 409, "conflict", "end"
+        )
+        assert "NotClosable" in early["detail"]
+    world.chain.travel_to(window["end"])
+
+    before = settlement_balance(api, treasurer)
+    closed = api.client.post(close, json={"to": treasurer}, headers=headers)
+    assert closed.status_code == 200, closed.text
+    body = closed.json()
+    refund = int(window["funding"]) - int(window["paid"])
+    assert int(window["paid"]) > 0  # a sale was made: the refund is what is left
+    assert (body["to"], body["refund"]) == (treasurer, str(refund))
+    assert (body["buyback"]["closed"], body["buyback"]["open_now"]) == (True, False)
+    assert body["tx"] is not None
+    assert settlement_balance(api, treasurer) == before + refund
+
+    with Unchanged(api):
+        again = api.client.post(close, json={"to": treasurer}, headers=headers)
+        assert again.status_code == 200, again.text
+        assert again.json() == body | {"tx": None}
+        assert_problem(
+            api.client.post(close, json={"to": world.fleet.owners[1].address}, headers=headers),
+            409,
+            "conflict",
+            "closed already",
+        )
+        # A closed window buys no more.
+        seller = world.fleet.owners[2]
+        late = api.client.post("/v1/equity/buybacks/1/sell-backs", json=sell_back_body(api, seller, UNIT))
+        assert assert_problem(late, 409, "contract-revert")["error"] == "BuybackNotOpen"
+
+
+def test_a_round_is_swept_once_from_its_deadline(api: Api) -> None:
+    world, headers = api.world, api.auth("treasury")
+    round_ = api.client.get("/v1/equity/rounds/1").json()
+    treasurer = world.system.roles.treasurer
+    sweep = "/v1/equity/rounds/1/sweep"
+    with Unchanged(api):
+        early = assert_problem(
+            api.client.post(sweep, json={"to": treasurer}, headers=headers), 409, "conflict", "deadline"
+        )
+        assert "NotClosable" in early["detail"]
+
+    world.chain.travel_to(round_["claim_deadline"])
+    before = settlement_balance(api, treasurer)
+    swept = api.client.post(sweep, json={"to": treasurer.lower()}, headers=headers)
+    assert swept.status_code == 200, swept.text
+    body = swept.json()
+    rest = int(round_["funding"]) - int(round_["paid"])
+    assert rest > 0
+    assert (body["to"], body["amount"], body["round"]["swept"]) == (treasurer, str(rest), True)
+    assert body["tx"]["tx_hash"].startswith("0x")
+    assert settlement_balance(api, treasurer) == before + rest
+    assert api.client.get("/v1/equity/rounds/1").json()["swept"] is True
+
+    # A retry answers the same sweep and sends nothing; another payee is a conflict.
+    with Unchanged(api):
+        again = api.client.post(sweep, json={"to": treasurer}, headers=headers)
+        assert again.status_code == 200, again.text
+        assert again.json() == body | {"tx": None}
+        other = assert_problem(
+            api.client.post(sweep, json={"to": world.fleet.owners[0].address}, headers=headers),
+            409,
+            "conflict",
+            "swept already",
+        )
+        assert treasurer in other["detail"]
+    assert settlement_balance(api, treasurer) == before + rest

@@ -95,7 +95,19 @@ def test_the_openapi_document_is_complete(module_api: Api) -> None:
         if body is not None:
             ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
             assert schemas[ref].get("examples"), f"{where}: request schema {ref} has no example"
-    for name in ("AccountOut", "BatchResult", "ItemOut", "ProofOut", "Problem"):
+    for name in (
+        "AccountOut",
+        "BatchResult",
+        "ItemOut",
+        "ProofOut",
+        "Problem",
+        "HoldOut",
+        "HoldPage",
+        "EquityOut",
+        "RoundSweepOut",
+        "BuybackCloseOut",
+        "ClaimsOut",
+    ):
         assert schemas[name].get("examples"), name
     assert schemas["OrderIn"]["properties"]["max_price"]["type"] == "string"
     assert spec["components"]["securitySchemes"]["OperatorToken"]["scheme"] == "bearer"

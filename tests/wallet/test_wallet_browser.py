@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from pydantic import SecretStr
 
 from api.app import create_app
@@ -40,7 +40,7 @@ UNIT = 10**18
 ITEM_ID = 1
 ITEM_PRICE = 1_000 * UNIT
 ITEM_TITLE = "激光雷达升级 (Lidar upgrade)"
-PRICE_PER_STONE = 2_500_000  # 2.5 tCNY (6 decimals)
+PRICE_PER_STONE = 2_500_000  # 2.5 tCNY (6 decimals, as GET /v1/equity says)
 TIMEOUT_MS = 30_000
 
 
@@ -318,3 +318,39 @@ def test_orders_and_sell_backs_are_signed_by_an_injected_wallet(site: Site, brow
     assert site.balance_on_chain(address) == held - ITEM_PRICE - 3 * UNIT // 2
     assert [json.loads(data)["primaryType"] for data in signed] == ["Order", "SellBack"]
     assert errors == []
+
+
+def test_equity_amounts_follow_the_settlement_token_the_api_names(site: Site, browser: Browser) -> None:
+    """The page takes the settlement token's symbol and decimals from GET /v1/equity, not from itself:
+    here the answer is changed on its way to the page, and the buy-back's price follows."""
+    owner = site.world.fleet.owners[2].address
+    page, errors = _page(browser)
+    seen: list[dict[str, Any]] = []
+
+    def rename(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        seen.append(dict(body["settlement_token"]))
+        body["settlement_token"] |= {"symbol": "CNYX", "decimals": 2}
+        route.fulfill(response=response, json=body)
+
+    page.route("**/v1/equity", rename)
+    _load(page, site, owner)
+    buybacks = page.locator("#buybacks")
+    expect(buybacks.locator("th").filter(has_text="CNYX")).to_have_count(1)
+    price = buybacks.locator(f"[data-base-units='{PRICE_PER_STONE}']")
+    expect(price).to_have_text("25,000")  # 2,500,000 base units at 2 decimals
+    assert seen[0] == {
+        "address": site.world.system.settlement.address,
+        "name": "Test Settlement Yuan",
+        "symbol": "tCNY",
+        "decimals": 6,
+    }
+    assert errors == []
+
+    # Without the token's decimals no settlement amount is shown, and the page says why.
+    broken, _ = _page(browser)
+    broken.route("**/v1/equity", lambda route: route.fulfill(status=502, json={"detail": "chain down"}))
+    _load(broken, site, owner)
+    expect(broken.locator("#buybacks")).to_contain_text("暂不可用")
+    expect(broken.locator("#buybacks")).not_to_contain_text("2.5")

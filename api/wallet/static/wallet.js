@@ -5,9 +5,6 @@
 
 (() => {
   const UNIT_DECIMALS = 18;
-  // The settlement token of equity rounds and buy-backs (tCNY in tests and demos: 6 decimals). The API does
-  // not publish its symbol and decimals yet, so the page assumes them.
-  const SETTLEMENT_DECIMALS = 6;
   const SLOTS_PER_EPOCH = 144;
   const SLOTS_PER_ERA = 1461n * 144n;
   const UNIT = 10n ** 18n;
@@ -157,7 +154,6 @@
       networkError: "无法连接服务：{msg}",
       httpError: "请求失败（HTTP {status}）",
       walletRejected: "钱包未签名：{msg}",
-      cur: "tCNY",
     },
     en: {
       docTitle: "Yuanshi wallet",
@@ -295,7 +291,6 @@
       networkError: "Cannot reach the service: {msg}",
       httpError: "Request failed (HTTP {status})",
       walletRejected: "The wallet did not sign: {msg}",
-      cur: "tCNY",
     },
   };
 
@@ -310,6 +305,8 @@
     rounds: null,
     roundClaims: {},
     buybacks: null,
+    // The settlement token equity rounds and buy-backs pay in, as GET /v1/equity names it: {symbol, decimals}.
+    settlement: null,
     errors: {},
     signer: null,
   };
@@ -570,14 +567,21 @@
   }
 
   async function loadEquity() {
-    const [rounds, buybacks] = await Promise.all([
+    const [equity, rounds, buybacks] = await Promise.all([
+      state.settlement ? null : settle(api("equity"), "equity"),
       settle(api("equity/rounds"), "rounds"),
       settle(api("equity/buybacks"), "buybacks"),
     ]);
+    // The token's decimals and symbol are the chain's (read once): without them no amount can be shown.
+    if (equity) state.settlement = { symbol: equity.settlement_token.symbol, decimals: equity.settlement_token.decimals };
+    if (!state.settlement) {
+      state.errors.rounds = state.errors.rounds || state.errors.equity;
+      state.errors.buybacks = state.errors.buybacks || state.errors.equity;
+    }
     state.rounds = rounds;
     state.buybacks = buybacks;
     state.roundClaims = {};
-    if (rounds) {
+    if (rounds && state.settlement) {
       await Promise.all(
         rounds.map(async (round) => {
           try {
@@ -997,8 +1001,17 @@
 
   // ---------- equity rounds and buy-backs ----------
 
+  // Settlement-token amounts: the token's own decimals, and its symbol as the currency.
+  function cashSpan(value) {
+    return amountSpan(value, state.settlement.decimals);
+  }
+
+  function cash(value) {
+    return formatUnits(value, state.settlement.decimals);
+  }
+
   function renderEquity() {
-    const cur = t("cur");
+    const cur = state.settlement ? state.settlement.symbol : "";
     const now = state.emission ? state.emission.now : Math.floor(Date.now() / 1000);
     const roundsBox = $("rounds");
     roundsBox.replaceChildren();
@@ -1020,9 +1033,9 @@
             return [
               ["#" + round.round_id],
               [when(round.record_date)],
-              [amountSpan(round.funding, SETTLEMENT_DECIMALS), true],
+              [cashSpan(round.funding), true],
               [when(round.claim_deadline)],
-              [mine.payout ? amountSpan(mine.payout, SETTLEMENT_DECIMALS) : "—", true],
+              [mine.payout ? cashSpan(mine.payout) : "—", true],
               [action],
             ];
           }),
@@ -1050,7 +1063,7 @@
             return [
               ["#" + b.buyback_id],
               [when(b.start) + " – " + when(b.end)],
-              [amountSpan(b.price_per_stone, SETTLEMENT_DECIMALS), true],
+              [cashSpan(b.price_per_stone), true],
               [h("span", {}, amountSpan(b.stones_bought), " / ", amountSpan(b.stone_budget)), true],
               [h("span", { class: "badge " + (open ? "ok" : ""), text: open ? t("openNow") : b.closed ? t("closed") : t("notOpen") })],
               [form],
@@ -1065,7 +1078,7 @@
     result("equity-result", t("claiming"));
     try {
       const done = await api("equity/rounds/" + roundId + "/claims", { method: "POST", body: { account: state.address } });
-      result("equity-result", t("roundClaimDone", { id: roundId, amount: formatUnits(done.claim.payout, SETTLEMENT_DECIMALS), cur: t("cur"), tx: short(done.tx.tx_hash) }));
+      result("equity-result", t("roundClaimDone", { id: roundId, amount: cash(done.claim.payout), cur: state.settlement.symbol, tx: short(done.tx.tx_hash) }));
       await refreshAccount();
     } catch (error) {
       result("equity-result", error.message, true);
@@ -1092,7 +1105,7 @@
         method: "POST",
         body: { seller: state.address, stones: stones.toString(), min_payout: minPayout.toString(), deadline, signature },
       });
-      result("equity-result", t("sellDone", { stones: formatUnits(done.stones), payout: formatUnits(done.payout, SETTLEMENT_DECIMALS), cur: t("cur"), tx: short(done.tx.tx_hash) }));
+      result("equity-result", t("sellDone", { stones: formatUnits(done.stones), payout: cash(done.payout), cur: state.settlement.symbol, tx: short(done.tx.tx_hash) }));
       await refreshAccount();
     } catch (error) {
       result("equity-result", error.message, true);
