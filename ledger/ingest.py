@@ -45,7 +45,20 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Final, cast
 
-from sqlalchemy import CursorResult, String, Table, case, column, func, or_, select, true, update, values
+from sqlalchemy import (
+    CursorResult,
+    String,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -167,7 +180,13 @@ def _last_trips(session: Session, vehicle_ids: Sequence[str]) -> dict[str, TripS
     for start in range(0, len(vehicle_ids), _CHUNK):
         chunk = vehicle_ids[start : start + _CHUNK]
         if session.get_bind().dialect.name == "postgresql":
-            cars = values(column("vehicle_id", String), name="cars").data([(v,) for v in chunk])
+            # One array parameter rather than a VALUES list: the statement's text, and so its compiled and
+            # prepared forms, stay the same whatever the chunk.
+            cars = (
+                func.unnest(bindparam("cars", list(chunk), type_=postgresql.ARRAY(String)))
+                .table_valued("vehicle_id")
+                .render_derived(name="cars")
+            )
             top = (
                 select(*summary)
                 .where(Trip.vehicle_id == cars.c.vehicle_id, counted)
@@ -211,12 +230,7 @@ class BatchTelemetryContext:
         replays: bool = True,
     ) -> None:
         vehicle_ids = sorted({report.vehicle_id for report in reports})
-        self._keys = {
-            vehicle_id: telemetry.DeviceKey(
-                Algorithm(row.algorithm), row.public_key, row.revoked_at is not None
-            )
-            for vehicle_id, row in latest_device_keys(session, vehicle_ids).items()
-        }
+        self._keys = latest_device_keys(session, vehicle_ids)
         self._payloads: set[bytes] = set()
         self._sequences: set[tuple[str, int]] = set()
         self._last = _last_trips(session, vehicle_ids)
@@ -348,21 +362,50 @@ def _verify_batch(
     return verdicts
 
 
+# The insert of a batch's new rows on PostgreSQL: one statement of fixed text over one array per column, so
+# it is prepared once per connection, instead of a VALUES list whose text (and parse) grows with the batch.
+_UNNEST_COLUMNS: Final = (
+    ("vehicle_id", "text"),
+    ("seq", "bigint"),
+    ("payload_hash", "text"),
+    ("started_at", "bigint"),
+    ("ended_at", "bigint"),
+    ("odometer_start_m", "bigint"),
+    ("odometer_end_m", "bigint"),
+    ("energy_wh", "bigint"),
+    ("drive_mode", "text"),
+    ("checkin_ids", "text"),
+    ("status", "text"),
+    ("reason", "text"),
+    ("detail", "text"),
+    ("received_at", "bigint"),
+)
+_UNNEST_ARRAYS: Final = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _UNNEST_COLUMNS)
+_UNNEST_INSERT: Final = text(
+    f"INSERT INTO trips ({', '.join(name for name, _ in _UNNEST_COLUMNS)}, details_deleted) "
+    f"SELECT *, false FROM unnest({_UNNEST_ARRAYS}) ON CONFLICT DO NOTHING RETURNING id"
+)
+
+
 def _insert_new(session: Session, rows: list[dict[str, object]]) -> bool:
     """Inserts ``rows`` unless one of them collides with a stored sequence or payload hash; then inserts
-    none and answers False."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement = postgresql.insert(_TRIPS).on_conflict_do_nothing().returning(_TRIPS.c.id)
-    elif dialect == "sqlite":
+    none and answers False. No SAVEPOINT: ON CONFLICT DO NOTHING never aborts the transaction, and the rows
+    that did go in are deleted again by id."""
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        status = _TRIPS.c.status.type.bind_processor(dialect)
+        columns = {name: [row[name] for row in rows] for name, _ in _UNNEST_COLUMNS}
+        columns["status"] = [status(value) if status else value for value in columns["status"]]
+        ids = list(session.scalars(_UNNEST_INSERT, columns))
+    elif dialect.name == "sqlite":
         statement = sqlite.insert(_TRIPS).on_conflict_do_nothing().returning(_TRIPS.c.id)
+        ids = list(session.scalars(statement, rows))
     else:  # no portable INSERT ... ON CONFLICT DO NOTHING: take the careful path
         return False
-    with session.begin_nested() as savepoint:
-        inserted = len(session.execute(statement, rows).all())
-        if inserted == len(rows):
-            return True
-        savepoint.rollback()
+    if len(ids) == len(rows):
+        return True
+    if ids:
+        session.execute(delete(Trip).where(Trip.id.in_(ids)).execution_options(synchronize_session=False))
     return False
 
 

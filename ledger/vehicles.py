@@ -49,6 +49,7 @@ from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.merkle import MerkleError, normalize_address
 from ledger.store.models import DeviceKey, Ownership, Vehicle
 from ledger.telemetry import Algorithm, load_public_key
+from ledger.telemetry import DeviceKey as TelemetryKey
 
 __all__ = [
     "MIN_SALT_BYTES",
@@ -176,12 +177,15 @@ def latest_device_key(session: Session, vehicle_id: str) -> DeviceKey | None:
     return session.scalars(query).first()
 
 
-def latest_device_keys(session: Session, vehicle_ids: Iterable[str]) -> dict[str, DeviceKey]:
-    """:func:`latest_device_key` of each of ``vehicle_ids`` that has a key, in one query per 500 cars."""
-    latest: dict[str, DeviceKey] = {}
+def latest_device_keys(session: Session, vehicle_ids: Iterable[str]) -> dict[str, TelemetryKey]:
+    """The newest key of each of ``vehicle_ids`` that has one, revoked or not, as verification reads it;
+    one query per 500 cars."""
+    latest: dict[str, TelemetryKey] = {}
+    columns = (DeviceKey.vehicle_id, DeviceKey.algorithm, DeviceKey.public_key, DeviceKey.revoked_at)
     for chunk in _chunks(sorted(set(vehicle_ids)), _ID_CHUNK):
-        query = select(DeviceKey).where(DeviceKey.vehicle_id.in_(chunk)).order_by(DeviceKey.id)
-        latest.update((key.vehicle_id, key) for key in session.scalars(query))  # newest wins
+        query = select(*columns).where(DeviceKey.vehicle_id.in_(chunk)).order_by(DeviceKey.id)
+        for vehicle_id, algorithm, public_key, revoked_at in session.execute(query):  # newest wins
+            latest[vehicle_id] = TelemetryKey(Algorithm(algorithm), public_key, revoked_at is not None)
     return latest
 
 
