@@ -15,7 +15,6 @@ the accounts come back ``claimed_already``.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Header, Path, Query
@@ -23,6 +22,7 @@ from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from api.deps import NowDep, ServicesDep, SessionDep, authenticate, bearer, operator
+from api.idempotent import IdempotencyKeyHeader, idempotent
 from api.schemas.accounts import (
     AccountOut,
     BatchClaimOut,
@@ -35,7 +35,7 @@ from api.schemas.accounts import (
     TaskPointsOut,
 )
 from api.schemas.common import Address, QueryTime, Signature, Tx, TypedData, problem_responses
-from ledger import accounts, eip712, idempotency, relay
+from ledger import accounts, eip712, relay
 from ledger.accounts import MAX_HISTORY_EPOCHS, EpochActivity
 from ledger.relay import BatchClaimResult, ClaimStatus
 from ledger.tokens import AuthenticationError, Scope, TokenIdentity
@@ -94,31 +94,17 @@ def claim_many(
     session: SessionDep,
     now: NowDep,
     _: AccountsOperator,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=255,
-            description="makes a retried batch answer the same; use a fresh UUID per batch",
-            examples=["0b6f3a52-2f5e-4d0c-9a7e-5c1d2e3f4a5b"],
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    if idempotency_key is not None:
-        svc.purge_idempotency_keys(session, now)
-        digest = idempotency.request_hash(json.dumps(body.accounts, separators=(",", ":")).encode())
-        stored = idempotency.begin(session, CLAIMS_IDEMPOTENCY_SCOPE, idempotency_key, digest, now)
-        if stored is not None:
-            return Response(
-                stored.body,
-                stored.status_code,
-                media_type="application/json",
-                headers={"Idempotent-Replayed": "true"},
-            )
-    answer = _batch(relay.relay_claims(session, svc.relay(), body.accounts)).model_dump_json().encode()
-    if idempotency_key is not None:
-        idempotency.finish(session, CLAIMS_IDEMPOTENCY_SCOPE, idempotency_key, 200, answer)
-    return Response(answer, 200, media_type="application/json")
+    return idempotent(
+        svc,
+        session,
+        now,
+        CLAIMS_IDEMPOTENCY_SCOPE,
+        idempotency_key,
+        body.accounts,
+        lambda: _batch(relay.relay_claims(session, svc.relay(), body.accounts)),
+    )
 
 
 @router.get("/{address}", summary="Balance, claimable and pending stones, and why they were earned")

@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi.responses import Response
 
 from api.deps import NowDep, ServicesDep, SessionDep, operator
+from api.idempotent import IdempotencyKeyHeader, idempotent
 from api.schemas.common import Address, Amount, QueryTime, Tx, TypedData, problem_responses
 from api.schemas.equity import (
     BuybackChange,
@@ -86,12 +88,26 @@ def get_round(round_id: RoundPath, svc: ServicesDep) -> RoundOut:
 @router.post(
     "/rounds",
     status_code=status.HTTP_201_CREATED,
+    response_model=RoundChange,
     summary="Open and fund a round from the treasurer's settlement tokens (operator scope `treasury`)",
     responses=problem_responses(401, 403),
 )
-def open_round(body: RoundIn, svc: ServicesDep, _: Treasury) -> RoundChange:
-    view, sent = equity.open_round(svc.relay(), body.record_date, body.funding, body.claim_deadline)
-    return RoundChange(round=_round(view), txs=[Tx.of(tx) for tx in sent])
+def open_round(
+    body: RoundIn,
+    svc: ServicesDep,
+    session: SessionDep,
+    now: NowDep,
+    _: Treasury,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    def run() -> RoundChange:
+        view, sent = equity.open_round(svc.relay(), body.record_date, body.funding, body.claim_deadline)
+        return RoundChange(round=_round(view), txs=[Tx.of(tx) for tx in sent])
+
+    request = body.model_dump(mode="json")
+    return idempotent(
+        svc, session, now, "equity.rounds", idempotency_key, request, run, status.HTTP_201_CREATED
+    )
 
 
 @router.post(
@@ -156,14 +172,28 @@ def get_buyback(buyback_id: BuybackPath, svc: ServicesDep) -> BuybackOut:
 @router.post(
     "/buybacks",
     status_code=status.HTTP_201_CREATED,
+    response_model=BuybackChange,
     summary="Open and fund a buy-back window (operator scope `treasury`)",
     responses=problem_responses(401, 403),
 )
-def open_buyback(body: BuybackIn, svc: ServicesDep, _: Treasury) -> BuybackChange:
-    view, sent = buybacks.open_buyback(
-        svc.relay(), body.price_per_stone, body.stone_budget, body.start, body.end
+def open_buyback(
+    body: BuybackIn,
+    svc: ServicesDep,
+    session: SessionDep,
+    now: NowDep,
+    _: Treasury,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    def run() -> BuybackChange:
+        view, sent = buybacks.open_buyback(
+            svc.relay(), body.price_per_stone, body.stone_budget, body.start, body.end
+        )
+        return BuybackChange(buyback=_buyback(view), txs=[Tx.of(tx) for tx in sent])
+
+    request = body.model_dump(mode="json")
+    return idempotent(
+        svc, session, now, "equity.buybacks", idempotency_key, request, run, status.HTTP_201_CREATED
     )
-    return BuybackChange(buyback=_buyback(view), txs=[Tx.of(tx) for tx in sent])
 
 
 @router.post(

@@ -13,20 +13,20 @@ with the same key and the same reports gets the same answer byte for byte (``Ide
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from api.deps import NowDep, ServicesDep, SessionDep, operator
+from api.idempotent import IdempotencyKeyHeader, idempotent
 from api.limits import RateLimitedError
 from api.schemas.common import problem_responses
 from api.schemas.telemetry import BatchResult, HoldReview, HoldReviewOut, ReportResult, TripBatch
 from api.services import Services
-from ledger import idempotency, ingest
+from ledger import ingest
 from ledger.errors import ValidationError
 from ledger.telemetry import Reason, Verdict
 from ledger.tokens import Scope, TokenIdentity
@@ -119,37 +119,21 @@ def submit_trips(
     svc: ServicesDep,
     session: SessionDep,
     now: NowDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            max_length=255,
-            description="makes a retried batch answer the same; use a fresh UUID per batch",
-            examples=["6f1c2d9e-4b7a-4c55-9a43-0d2e8b1f7c11"],
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     if len(body.reports) > svc.settings.max_batch:
         raise ValidationError(
             f"reports: at most {svc.settings.max_batch} reports per batch, got {len(body.reports)}"
         )
-    if idempotency_key is not None:
-        svc.purge_idempotency_keys(session, now)
-        digest = idempotency.request_hash(
-            json.dumps(body.reports, sort_keys=True, separators=(",", ":")).encode()
-        )
-        stored = idempotency.begin(session, IDEMPOTENCY_SCOPE, idempotency_key, digest, now)
-        if stored is not None:
-            return Response(
-                stored.body,
-                stored.status_code,
-                media_type="application/json",
-                headers={"Idempotent-Replayed": "true"},
-            )
-    answer = _ingest(svc, session, body.reports, now).model_dump_json().encode()
-    if idempotency_key is not None:
-        idempotency.finish(session, IDEMPOTENCY_SCOPE, idempotency_key, 200, answer)
-    return Response(answer, 200, media_type="application/json")
+    return idempotent(
+        svc,
+        session,
+        now,
+        IDEMPOTENCY_SCOPE,
+        idempotency_key,
+        body.reports,
+        lambda: _ingest(svc, session, body.reports, now),
+    )
 
 
 ReviewOperator = Annotated[TokenIdentity, Depends(operator(Scope.REVIEW))]

@@ -63,11 +63,19 @@ def test_a_round_from_opening_to_claims(api: Api) -> None:
     world, headers = api.world, api.auth("treasury")
     now = world.chain.now()
     body = {"record_date": now + 100, "funding": str(FUNDING), "claim_deadline": now + 30 * DAY}
-    opened = api.client.post("/v1/equity/rounds", json=body, headers=headers)
+    keyed = headers | {"Idempotency-Key": "round-1"}
+    opened = api.client.post("/v1/equity/rounds", json=body, headers=keyed)
     assert opened.status_code == 201, opened.text
     round_ = opened.json()["round"]
     assert (round_["round_id"], round_["funding"], round_["balance_root"]) == (1, str(FUNDING), None)
     assert len(opened.json()["txs"]) == 2  # approve, open
+    # A retry after a lost answer gets the same answer and opens (and funds) nothing more.
+    with Unchanged(api):
+        again = api.client.post("/v1/equity/rounds", json=body, headers=keyed)
+        assert (again.status_code, again.content) == (201, opened.content)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        other = body | {"funding": str(FUNDING + 1)}
+        assert_problem(api.client.post("/v1/equity/rounds", json=other, headers=keyed), 409, None, "round-1")
     assert api.client.get("/v1/equity/rounds").json() == [round_]
 
     with Unchanged(api):
@@ -172,11 +180,16 @@ def test_a_buyback_burns_the_stones_sold_into_it(api: Api) -> None:
         "start": now,
         "end": now + 7 * DAY,
     }
-    opened = api.client.post("/v1/equity/buybacks", json=body, headers=headers)
+    keyed = headers | {"Idempotency-Key": "buyback-1"}
+    opened = api.client.post("/v1/equity/buybacks", json=body, headers=keyed)
     assert opened.status_code == 201, opened.text
     window = opened.json()["buyback"]
     assert window["funding"] == str(100 * price)
-    assert api.client.get("/v1/equity/buybacks").json()[0]["buyback_id"] == 1
+    with Unchanged(api):
+        again = api.client.post("/v1/equity/buybacks", json=body, headers=keyed)
+        assert (again.status_code, again.content) == (201, opened.content)
+        assert again.headers["Idempotent-Replayed"] == "true"
+    assert [w["buyback_id"] for w in api.client.get("/v1/equity/buybacks").json()] == [1]
 
     seller = world.fleet.owners[2]
     held, cash, supply = stones(api, seller.address), settlement_balance(api, seller.address), 0
