@@ -20,7 +20,13 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.exceptions import (
+    BadFunctionCallOutput,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
 from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 from ledger.chain import artifacts
@@ -30,13 +36,17 @@ from ledger.errors import ChainError
 
 @contextmanager
 def decoded_reverts() -> Iterator[None]:
-    """Re-raises any revert inside the block as a decoded :class:`ContractRevert`."""
+    """Re-raises any revert inside the block as a decoded :class:`ContractRevert`, and an answer that does
+    not decode as the ABI says (a contract that is not what the deployment record claims, or an ERC-20
+    whose ``symbol`` is a ``bytes32``) as a :class:`ChainError` naming it."""
     try:
         yield
     except ContractLogicError as exc:
         raise decode_revert(_rpc_revert_data(exc.data)) from exc
     except TransactionFailed as exc:
         raise decode_revert(_revert_bytes(exc)) from exc
+    except BadFunctionCallOutput as exc:
+        raise ChainError(f"a contract's answer does not match its ABI: {exc}") from exc
 
 
 _HEX_DATA = re.compile(r"0x(?:[0-9a-fA-F]{2})*")

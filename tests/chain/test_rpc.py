@@ -250,6 +250,17 @@ def test_reverts_decode_like_the_embedded_chain(
     assert outcomes[0] == outcomes[1]
 
 
+def test_an_answer_that_does_not_fit_the_abi_is_a_chain_error(
+    node: ChainClient, keys: Keys, system: System, embedded: Embedded
+) -> None:
+    # The token's ABI pointed at an account without code: the call answers no bytes, which no string
+    # decodes from (as an ERC-20 answering symbol() with a bytes32 would not).
+    for client, abi in ((node, system.token.abi), (embedded.client, embedded.token.abi)):
+        stranger = client.w3.eth.contract(address=keys.stranger.address, abi=abi)
+        with pytest.raises(ChainError, match="does not match its ABI"):
+            client.call(stranger.functions.symbol())
+
+
 # --- once-only sends ----------------------------------------------------------------------------------------
 
 
