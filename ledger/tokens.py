@@ -59,7 +59,7 @@ class Scope(StrEnum):
     CATALOGUE = "catalogue"  # list and change redemption items
     FULFILMENT = "fulfilment"  # fulfil and cancel redemption orders
     TREASURY = "treasury"  # equity rounds, balance roots, buy-back windows
-    ACCOUNTS = "accounts"  # data exports on an owner's behalf (the app backend)
+    ACCOUNTS = "accounts"  # data exports on an owner's behalf, batch relayed claims (the app backend)
 
 
 class AuthenticationError(YuanshiError):

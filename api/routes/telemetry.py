@@ -14,6 +14,7 @@ with the same key and the same reports gets the same answer byte for byte (``Ide
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path
@@ -103,8 +104,8 @@ def _ingest(svc: Services, session: Session, reports: list[Any], now: int) -> Ba
         status: sum(1 for r in final if r.status == status)
         for status in ("accepted", "held", "rejected", "duplicate")
     }
-    for result in final:
-        svc.metrics.reports.labels(result.status, result.reason).inc()
+    for (status, reason), count in Counter((r.status, r.reason) for r in final).items():
+        svc.metrics.reports.labels(status, reason).inc(count)
     return BatchResult(results=final, **counts)
 
 
