@@ -36,13 +36,13 @@ import os
 import random
 import resource
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Annotated, Any, Final
 
+import numpy as np
 import typer
 from eth_hash.auto import keccak as eth_hash_keccak
 from eth_hash.backends.pycryptodome import keccak256 as pycryptodome_keccak256
@@ -60,8 +60,10 @@ from ledger.drops import (
     normalize_weight,
     split_cocreation,
 )
-from ledger.merkle import MerkleTree, keccak256, normalize_address, proof_from_nodes
+from ledger.hashing import worker_cpu_seconds
+from ledger.merkle import MerkleTree, keccak256, normalize_addresses, proof_from_nodes
 from ledger.schedule import epoch_slots
+from ledger.settlement import cumulative_entries
 
 EPOCH: Final = 10
 DRIVING_CARRY_IN: Final = 37
@@ -114,11 +116,17 @@ def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of ``ledger.hashing``'s worker process, which hashes part of
+    every large batch."""
+    return time.process_time() + worker_cpu_seconds()
+
+
 @contextmanager
 def _timed(run: EpochRun, name: str) -> Iterator[None]:
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), cpu_seconds()
     yield
-    run.phases.append(Phase(name, time.perf_counter() - wall, time.process_time() - cpu, peak_rss()))
+    run.phases.append(Phase(name, time.perf_counter() - wall, cpu_seconds() - cpu, peak_rss()))
 
 
 def run_epoch(
@@ -136,28 +144,27 @@ def run_epoch(
         lowercase = ["0x" + raw[i : i + 40] for i in range(0, 40 * accounts, 40)]
         del raw
         car_ids = [f"car-{i:07d}" for i in range(accounts)]
-        # getrandbits through map: C-level, unlike randrange; 2**23 m is above the 5,000 km cap.
-        metres = list(map(rng.getrandbits, repeat(23, accounts)))
-        from_slots = rng.choices(range(start + 1), k=accounts)  # owned since at most the epoch's start
-        earned = rng.choices(range(1, 500), k=accounts)
+        # numpy draws the bounded integers in C (as Python ints after tolist); 2**23 m is above the
+        # 5,000 km cap, and cars are owned since at most the epoch's start.
+        draws = np.random.default_rng(seed)
+        metres = draws.integers(0, 1 << 23, size=accounts).tolist()
+        from_slots = draws.integers(0, start + 1, size=accounts).tolist()
+        earned = draws.integers(1, 500, size=accounts).tolist()
         previous = list(map((1).__or__, map(rng.getrandbits, repeat(80, accounts))))  # odd, so > 0
 
     with _timed(run, "accounts"):
         # The store holds accounts checksummed; each is checksummed once, when first met.
-        owners = list(map(normalize_address, lowercase))
+        owners = normalize_addresses(lowercase)
         del lowercase
-        if len(set(owners)) != accounts:
-            raise RuntimeError("random accounts collided; pick another seed")
         run.previous = dict(zip(owners, previous, strict=True))
+        if len(run.previous) != accounts:
+            raise RuntimeError("random accounts collided; pick another seed")
 
     with _timed(run, "inputs"):
         # As EpochInputs.from_json rebuilds them for each settlement step: every field validated.
-        cars = [CarInput(car_id, normalize_weight(m)) for car_id, m in zip(car_ids, metres, strict=True)]
-        spans = [
-            OwnershipSpan(car_id, owner, slot)
-            for car_id, owner, slot in zip(car_ids, owners, from_slots, strict=True)
-        ]
-        points = [PointsInput(owner, p) for owner, p in zip(owners, earned, strict=True)]
+        cars = CarInput.batch(car_ids, list(map(normalize_weight, metres)))
+        spans = OwnershipSpan.batch(car_ids, owners, from_slots)
+        points = PointsInput.batch(owners, earned)
         del car_ids, metres, from_slots, earned, previous
 
     with _timed(run, "inputs_root"):
@@ -170,20 +177,13 @@ def run_epoch(
         cocreation = run.cocreation = split_cocreation(EPOCH, points, COCREATION_CARRY_IN)
 
     with _timed(run, "cumulative"):
-        # As Settlement._build_tree: previous cumulative plus this epoch's allocations, sorted.
-        cumulative: dict[str, int] = defaultdict(int)
-        for account, amount in run.previous.items():
-            cumulative[account] += amount
-        for credits in (driving.credits, cocreation.credits):
-            for account, amount in credits.items():
-                cumulative[account] += amount
-        entries = sorted((a, v) for a, v in cumulative.items() if v > 0)
-        del cumulative
+        # As Settler._build_tree: previous cumulative plus this epoch's allocations, sorted.
+        entries = cumulative_entries(run.previous, driving.credits, cocreation.credits)
 
     with _timed(run, "tree"):
         tree = run.tree = MerkleTree.build(entries)
     with _timed(run, "node blob"):
-        nodes = run.nodes = b"".join(tree.tree)
+        nodes = run.nodes = tree.nodes
     with _timed(run, "proof walks"):
         positions = rng.sample(range(len(tree.entries)), min(proof_walks, len(tree.entries)))
         run.walked = [(tree.entries[p][0], proof_from_nodes(nodes, tree.tree_indices[p])) for p in positions]

@@ -29,27 +29,35 @@ tests cross-check every layout against ``eth_abi``.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate, compress, filterfalse, islice, pairwise, repeat
 from operator import attrgetter, eq, floordiv
-from typing import Final, cast
+from typing import Any, Final, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 from sha3 import keccak_256
 
 from ledger.errors import ValidationError
+from ledger.hashing import keccak_blob, keccak_each
 
 # The private names are merkle's verified-address cache and tree helpers, shared by design.
 from ledger.merkle import (
     _CHECKSUMMED,
     MerkleError,
+    _address_bytes,
+    _ascending,
     _gc_paused,
+    _root_over,
     _sorted_descending,
     _tree_over,
+    _uint256_words,
     keccak256,
     normalize_address,
+    normalize_addresses,
 )
 from ledger.schedule import Pool, available, epoch_slots, slot_budget
 
@@ -93,8 +101,7 @@ LEAF_POINTS: Final = 2
 
 _UINT256_LIMIT: Final = 1 << 256
 _ADDRESS_PAD: Final = bytes(12)
-_ADDRESS_PAD_HEX: Final = "00" * 12
-_digest = keccak_256.digest
+_Input = TypeVar("_Input", "CarInput", "OwnershipSpan", "PointsInput")
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -144,6 +151,52 @@ def _word(value: int) -> bytes:
     return value.to_bytes(32, "big")
 
 
+# Batch construction: inputs come by the million (``EpochInputs.from_json`` rebuilds them for every
+# settlement step), and a dataclass's __init__ and __post_init__ cost about a microsecond an object.
+# When every field of the batch is well-typed and valid, checked in whole-list passes, the objects are
+# made without them; otherwise the batch is made one object at a time, which raises exactly what the
+# first bad object raises.
+
+
+def _usual_car_ids(car_ids: Sequence[object]) -> bool:
+    # Non-empty ASCII str: what the constructors' own fast path accepts.
+    return not set(map(type, car_ids)) - {str} and all(car_ids) and all(map(str.isascii, car_ids))  # type: ignore[arg-type]
+
+
+def _usual_uints(values: Sequence[object]) -> bool:
+    if set(map(type, values)) - {int}:
+        return False
+    ints: Sequence[int] = values  # type: ignore[assignment]
+    return not ints or (min(ints) >= 0 and max(ints) < _UINT256_LIMIT)
+
+
+def _usual_accounts(accounts: Sequence[object]) -> list[str] | None:
+    """The checksummed accounts, or ``None`` if any is not a well-formed address."""
+    if set(map(type, accounts)) - {str}:
+        return None
+    try:
+        return normalize_addresses(accounts)
+    except MerkleError:
+        return None
+
+
+def _same_length(*columns: Sequence[object]) -> int:
+    count = len(columns[0])
+    if any(len(column) != count for column in columns):
+        raise ValueError(f"columns of different lengths: {[len(column) for column in columns]}")
+    return count
+
+
+def _assemble(cls: type[_Input], count: int, **columns: Sequence[Any]) -> list[_Input]:
+    """``count`` instances of the slots dataclass ``cls`` with the given, already valid, fields, set
+    through the slots' descriptors (as the frozen dataclass's own ``object.__setattr__`` does)."""
+    with _gc_paused():  # a collection would walk the million new objects again: none is garbage
+        made: list[_Input] = list(map(object.__new__, repeat(cls, count)))
+        for name, values in columns.items():
+            deque(map(vars(cls)[name].__set__, made, values), maxlen=0)
+    return made
+
+
 # --- inputs -------------------------------------------------------------------------------------
 
 
@@ -161,6 +214,15 @@ class CarInput:
             _check_car_id(car_id)
         if not (type(weight) is int and 0 <= weight < _UINT256_LIMIT):
             _check_uint("weight", weight)
+
+    @classmethod
+    def batch(cls, car_ids: Sequence[str], weights: Sequence[int]) -> list[CarInput]:
+        """``[CarInput(c, w) for c, w in zip(car_ids, weights)]``, with the same checks and errors,
+        made in whole-list passes (``ValueError`` if the columns differ in length)."""
+        count = _same_length(car_ids, weights)
+        if _usual_car_ids(car_ids) and _usual_uints(weights):
+            return _assemble(cls, count, car_id=car_ids, weight=weights)
+        return [cls(car_id, weight) for car_id, weight in zip(car_ids, weights, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +248,20 @@ class OwnershipSpan:
         if not (type(from_slot) is int and 0 <= from_slot < _UINT256_LIMIT):
             _check_uint("from_slot", from_slot)
 
+    @classmethod
+    def batch(
+        cls, car_ids: Sequence[str], accounts: Sequence[str], from_slots: Sequence[int]
+    ) -> list[OwnershipSpan]:
+        """``[OwnershipSpan(c, a, s) for c, a, s in zip(...)]``, with the same checks, errors and
+        checksummed accounts, made in whole-list passes (``ValueError`` if the columns differ in
+        length)."""
+        count = _same_length(car_ids, accounts, from_slots)
+        if _usual_car_ids(car_ids) and _usual_uints(from_slots):
+            checksummed = _usual_accounts(accounts)
+            if checksummed is not None:
+                return _assemble(cls, count, car_id=car_ids, account=checksummed, from_slot=from_slots)
+        return [cls(c, a, s) for c, a, s in zip(car_ids, accounts, from_slots, strict=True)]
+
 
 @dataclass(frozen=True, slots=True)
 class PointsInput:
@@ -203,6 +279,18 @@ class PointsInput:
             object.__setattr__(self, "account", checksummed)
         if not (type(points) is int and 0 <= points < _UINT256_LIMIT):
             _check_uint("points", points)
+
+    @classmethod
+    def batch(cls, accounts: Sequence[str], points: Sequence[int]) -> list[PointsInput]:
+        """``[PointsInput(a, p) for a, p in zip(accounts, points)]``, with the same checks, errors and
+        checksummed accounts, made in whole-list passes (``ValueError`` if the columns differ in
+        length)."""
+        count = _same_length(accounts, points)
+        if _usual_uints(points):
+            checksummed = _usual_accounts(accounts)
+            if checksummed is not None:
+                return _assemble(cls, count, account=checksummed, points=points)
+        return [cls(account, p) for account, p in zip(accounts, points, strict=True)]
 
 
 def normalize_weight(valid_metres: int, cap_metres: int = WEIGHT_CAP_METRES) -> int:
@@ -296,18 +384,11 @@ def _require_unique(kind: str, keys: Iterable[object]) -> None:
         seen.add(key)
 
 
-def _double_hashes(preimages: Iterable[bytes]) -> bytes:
-    """The concatenated double keccak256 of each preimage (leaves as StandardMerkleTree hashes them)."""
-    return b"".join(map(_digest, map(keccak_256, map(_digest, map(keccak_256, preimages)))))
-
-
-def _address_words(accounts: Iterable[str]) -> Iterator[bytes]:
-    # abi.encode of a (checksummed, so well-formed) address: 12 zero bytes, then its 20.
-    return map(bytes.fromhex, map(str.replace, accounts, repeat("0x"), repeat(_ADDRESS_PAD_HEX)))
-
-
-def _words(values: Iterable[int]) -> Iterator[bytes]:
-    return map(int.to_bytes, values, repeat(32))  # big-endian by default
+def _leaf_rows(count: int, width: int, tag: int) -> npt.NDArray[np.uint8]:
+    """``count`` zeroed leaf preimages of ``width`` bytes, each starting with the word ``uint8 tag``."""
+    rows = np.zeros((count, width), dtype=np.uint8)
+    rows[:, 31] = tag
+    return rows
 
 
 def inputs_root(
@@ -321,47 +402,49 @@ def inputs_root(
     with _gc_paused():
         car_ids = list(map(attrgetter("car_id"), cars))
         _require_unique("car id", car_ids)
-        _require_unique("ownership span", map(attrgetter("car_id", "from_slot"), ownership))
+        span_ids = list(map(attrgetter("car_id"), ownership))
+        # Spans listed like the cars (one a car, in the same order: the usual epoch, and no pass over
+        # the strings when they are the same objects) are distinct since the cars are.
+        aligned = span_ids == car_ids
+        if not aligned and len(set(span_ids)) < len(span_ids):
+            _require_unique("ownership span", map(attrgetter("car_id", "from_slot"), ownership))
         accounts = list(map(attrgetter("account"), points))
         _require_unique("points account", accounts)
-        # The same leaves as car_weight_leaf, ownership_leaf and points_leaf, built in C-level
-        # passes (map over the fields) rather than a Python call per leaf: there are millions.
+        # The same leaves as car_weight_leaf, ownership_leaf and points_leaf, for all inputs at once:
+        # preimages laid out as numpy rows of 32-byte words, hashed as batches (ledger.hashing).
         # A car's id hash is shared by its weight leaf and its ownership leaves: hash it once.
-        car_keys = list(map(_digest, map(keccak_256, map(str.encode, car_ids))))
-        car_leaves = _double_hashes(
-            map(
-                bytes.__add__,
-                map(_word(LEAF_CAR_WEIGHT).__add__, car_keys),
-                _words(map(attrgetter("weight"), cars)),
-            )
-        )
-        span_ids = list(map(attrgetter("car_id"), ownership))
-        span_keys = list(map(dict(zip(car_ids, car_keys, strict=True)).get, span_ids))
-        del car_ids, car_keys
-        if None in span_keys:  # spans of cars that are not in ``cars``
-            span_keys = [key or _car_key(car_id) for key, car_id in zip(span_keys, span_ids, strict=True)]
-        span_leaves = _double_hashes(
-            map(
-                bytes.__add__,
-                map(
-                    bytes.__add__,
-                    map(_word(LEAF_OWNERSHIP).__add__, cast("list[bytes]", span_keys)),
-                    _address_words(map(attrgetter("account"), ownership)),
-                ),
-                _words(map(attrgetter("from_slot"), ownership)),
-            )
-        )
-        del span_ids, span_keys
-        points_leaves = _double_hashes(
-            map(
-                bytes.__add__,
-                map(_word(LEAF_POINTS).__add__, _address_words(accounts)),
-                _words(map(attrgetter("points"), points)),
-            )
-        )
+        keys = np.frombuffer(keccak_each(list(map(str.encode, car_ids))), dtype=np.uint8).reshape(-1, 32)
+        rows = _leaf_rows(len(cars), 96, LEAF_CAR_WEIGHT)
+        rows[:, 32:64] = keys
+        rows[:, 64:] = _uint256_words(list(map(attrgetter("weight"), cars)))
+        car_leaves = keccak_blob(rows.tobytes(), 96, rounds=2)
+
+        if not aligned:  # each span's row in ``keys``; spans of cars not in ``cars`` get keys after them
+            row_of = dict(zip(car_ids, range(len(car_ids)), strict=True))
+            others = sorted(set(span_ids).difference(row_of))
+            if others:
+                row_of.update(zip(others, range(len(car_ids), len(car_ids) + len(others)), strict=True))
+                more = keccak_each(list(map(str.encode, others)))
+                keys = np.concatenate((keys, np.frombuffer(more, dtype=np.uint8).reshape(-1, 32)))
+            keys = keys[np.fromiter(map(row_of.__getitem__, span_ids), dtype=np.intp, count=len(span_ids))]
+            del row_of
+        del car_ids, span_ids
+        rows = _leaf_rows(len(ownership), 128, LEAF_OWNERSHIP)
+        rows[:, 32:64] = keys
+        rows[:, 76:96] = _address_bytes(list(map(attrgetter("account"), ownership)))
+        rows[:, 96:] = _uint256_words(list(map(attrgetter("from_slot"), ownership)))
+        span_leaves = keccak_blob(rows.tobytes(), 128, rounds=2)
+        del keys
+
+        rows = _leaf_rows(len(points), 96, LEAF_POINTS)
+        rows[:, 44:64] = _address_bytes(accounts)
+        rows[:, 64:] = _uint256_words(list(map(attrgetter("points"), points)))
+        points_leaves = keccak_blob(rows.tobytes(), 96, rounds=2)
+        del rows
+
         leaves = car_leaves + span_leaves + points_leaves
         del car_leaves, span_leaves, points_leaves
-        return _tree_over(_sorted_descending(leaves))[0] if leaves else EMPTY_ROOT
+        return _root_over(_sorted_descending(leaves)) if leaves else EMPTY_ROOT
 
 
 # --- the driving draw ---------------------------------------------------------------------------
@@ -641,20 +724,25 @@ def split_cocreation(epoch: int, points: Sequence[PointsInput], carry_in: int) -
     Raises :class:`ValidationError` when an account is listed twice."""
     _check_uint("epoch", epoch)
     _check_uint("carry_in", carry_in)
-    ordered = sorted(points, key=attrgetter("account"))
-    accounts = list(map(attrgetter("account"), ordered))
-    if any(map(eq, accounts, islice(accounts, 1, None))):
-        _require_unique("points account", (entry.account for entry in points))
+    with _gc_paused():
+        points_of = dict(
+            zip(map(attrgetter("account"), points), map(attrgetter("points"), points), strict=True)
+        )
+        if len(points_of) < len(points):
+            _require_unique("points account", (entry.account for entry in points))
+        accounts = _ascending(list(points_of))
+        shares = list(map(points_of.__getitem__, accounts))
+        del points_of
     slot_range = epoch_slots(epoch)
     emission = available(Pool.COCREATION, slot_range.stop) - available(Pool.COCREATION, slot_range.start)
     budget = emission + carry_in
-    shares = list(map(attrgetter("points"), ordered))
     total_points = sum(shares)
     credits: dict[str, int] = {}
     if total_points:
         # budget * points // total_points for each account, in C-level passes; zeros are left out.
         amounts = list(map(floordiv, map(budget.__mul__, shares), repeat(total_points)))
-        credits = dict(compress(zip(accounts, amounts, strict=True), amounts))
+        with _gc_paused():
+            credits = dict(compress(zip(accounts, amounts, strict=True), amounts))
     allocated = sum(credits.values())
     return CocreationResult(
         epoch=epoch,

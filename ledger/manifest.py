@@ -8,12 +8,15 @@ can recompute every cumulative entitlement and every root from epoch 0 on.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from operator import itemgetter
+from typing import Any, Final, Protocol, TypeVar
 
-from ledger.drops import CarInput, CocreationResult, DrivingResult, OwnershipSpan, PointsInput
+from ledger.drops import CarInput, OwnershipSpan, PointsInput
 from ledger.merkle import keccak256
+
+_Row = TypeVar("_Row")
 
 FORMAT: Final = "yuanshi-epoch-manifest-v1"
 CODE_VERSION: Final = "yuanshi-ledger 0.1.0"
@@ -52,11 +55,72 @@ class EpochInputs:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> EpochInputs:
+        """The inputs from :meth:`to_json`'s form. Well-formed rows are converted and checked a column at
+        a time (``CarInput.batch`` and its kin); anything else is read one row at a time, which raises
+        what the first bad row raises."""
         return cls(
-            cars=tuple(CarInput(str(c), int(w)) for c, w in data["cars"]),
-            ownership=tuple(OwnershipSpan(str(c), str(a), int(s)) for c, a, s in data["ownership"]),
-            points=tuple(PointsInput(str(a), int(p)) for a, p in data["points"]),
+            cars=_rows(
+                data["cars"],
+                2,
+                lambda c, w: CarInput.batch(list(map(str, c)), list(map(int, w))),
+                lambda c, w: CarInput(str(c), int(w)),
+            ),
+            ownership=_rows(
+                data["ownership"],
+                3,
+                lambda c, a, s: OwnershipSpan.batch(list(map(str, c)), list(map(str, a)), list(map(int, s))),
+                lambda c, a, s: OwnershipSpan(str(c), str(a), int(s)),
+            ),
+            points=_rows(
+                data["points"],
+                2,
+                lambda a, p: PointsInput.batch(list(map(str, a)), list(map(int, p))),
+                lambda a, p: PointsInput(str(a), int(p)),
+            ),
         )
+
+
+def _rows(
+    rows: Any,
+    width: int,
+    by_columns: Callable[..., Sequence[_Row]],
+    by_row: Callable[..., _Row],
+) -> tuple[_Row, ...]:
+    """``tuple(by_row(*row) for row in rows)``, made by ``by_columns`` from the columns when ``rows`` is
+    a list of lists (or tuples) of ``width`` items and the conversions succeed."""
+    if type(rows) is list and not set(map(type, rows)) - {list, tuple} and set(map(len, rows)) <= {width}:
+        try:
+            return tuple(by_columns(*(list(map(itemgetter(i), rows)) for i in range(width))))
+        except (TypeError, ValueError):
+            pass  # a bad row: reported as the row-by-row reading reports it
+    return tuple(by_row(*row) for row in rows)
+
+
+class PoolOutcome(Protocol):
+    """What the manifest publishes of a pool's allocation (:class:`ledger.drops.CocreationResult`, or
+    the figures settlement stored)."""
+
+    @property
+    def carry_in(self) -> int: ...
+
+    @property
+    def emission(self) -> int: ...
+
+    @property
+    def allocated(self) -> int: ...
+
+    @property
+    def carry_out(self) -> int: ...
+
+    @property
+    def credits(self) -> Mapping[str, int]: ...
+
+
+class DrivingOutcome(PoolOutcome, Protocol):
+    """:class:`PoolOutcome` and the wins (:class:`ledger.drops.DrivingResult`, or as stored)."""
+
+    @property
+    def wins(self) -> Mapping[tuple[str, int], int]: ...
 
 
 def build_manifest(
@@ -70,8 +134,8 @@ def build_manifest(
     inputs: EpochInputs,
     inputs_root: bytes,
     seed: bytes,
-    driving: DrivingResult,
-    cocreation: CocreationResult,
+    driving: DrivingOutcome,
+    cocreation: PoolOutcome,
     driving_total: int,
     cocreation_total: int,
     root: bytes,

@@ -32,13 +32,15 @@ from binascii import hexlify
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import compress, islice, repeat
 from operator import is_, itemgetter
 from typing import Final, TypedDict, cast
 
 import numpy as np
 import numpy.typing as npt
 from sha3 import keccak_256
+
+from ledger.hashing import keccak_blob
 
 __all__ = [
     "LEAF_ENCODING",
@@ -50,6 +52,7 @@ __all__ = [
     "keccak256",
     "leaf_hash",
     "normalize_address",
+    "normalize_addresses",
     "process_proof",
 ]
 
@@ -69,7 +72,10 @@ _UPPER_MARKED: Final = bytes(range(128)) + bytes(ord(chr(c).upper()) for c in ra
 # (inputs, allocations, tree), and a keccak per meeting is most of the cost. Cleared when full.
 _CHECKSUMMED: dict[str, str] = {}
 _CHECKSUMMED_LIMIT: Final = 1 << 21
-_digest = keccak_256.digest
+# The value of each ASCII hex digit, 255 for any other byte (normalize_addresses checks with it).
+_HEX_VALUE: Final = np.full(256, 255, dtype=np.uint8)
+_HEX_VALUE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
+_HEX_VALUE[np.frombuffer(b"ABCDEF", dtype=np.uint8)] = np.arange(10, 16, dtype=np.uint8)
 
 
 class MerkleError(ValueError):
@@ -131,6 +137,69 @@ def normalize_address(account: object) -> str:
         _CHECKSUMMED.clear()
     _CHECKSUMMED[checksummed] = checksummed
     return checksummed
+
+
+def normalize_addresses(accounts: Iterable[object]) -> list[str]:
+    """:func:`normalize_address` of each account, in order, with the same result and the same error
+    (the first bad account's), for many accounts at once: those not met before are checked and
+    checksummed together (numpy over the hex digits, the keccaks through :mod:`ledger.hashing`)."""
+    listed = accounts if type(accounts) is list else list(accounts)
+    if set(map(type, listed)) - {str}:
+        return list(map(normalize_address, listed))  # raises for the first account that is not a str
+    strings = cast("list[str]", listed)
+    known: list[str | None] = list(map(_CHECKSUMMED.get, strings))
+    if None not in known:
+        return cast("list[str]", known)
+    if known.count(None) == len(known):
+        positions: list[int] | None = None
+        todo = strings
+    else:
+        positions = list(compress(range(len(known)), map(is_, known, repeat(None))))
+        todo = list(map(strings.__getitem__, positions))
+    computed = _checksum_many(todo)
+    if computed is None:  # something malformed or a bad checksum: the one-by-one check reports it
+        return list(map(normalize_address, listed))
+    if len(set(computed)) < len(computed):  # the same account twice: one string object for both
+        computed = list(map(dict(zip(computed, computed, strict=True)).__getitem__, computed))
+    if len(_CHECKSUMMED) + len(computed) > _CHECKSUMMED_LIMIT:
+        _CHECKSUMMED.clear()
+    remembered = computed[:_CHECKSUMMED_LIMIT]
+    _CHECKSUMMED.update(zip(remembered, remembered, strict=True))
+    if positions is None:
+        return computed
+    for position, checksummed in zip(positions, computed, strict=True):
+        known[position] = checksummed
+    return cast("list[str]", known)
+
+
+def _checksum_many(accounts: list[str]) -> list[str] | None:
+    """The EIP-55 forms of ``accounts``, or ``None`` unless every one is ``0x`` and 40 hex digits,
+    all lower case or correctly checksummed."""
+    count = len(accounts)
+    if set(map(len, accounts)) != {42}:
+        return None
+    joined = "".join(accounts)
+    if not joined.isascii():
+        return None
+    chars = np.frombuffer(joined.encode("ascii"), dtype=np.uint8).reshape(count, 42)
+    digits = chars[:, 2:]
+    if (chars[:, 0] != ord("0")).any() or (chars[:, 1] != ord("x")).any() or (_HEX_VALUE[digits] > 15).any():
+        return None
+    lower = digits | 0x20  # digits have the 0x20 bit already; letters A-F become a-f
+    hashed = np.frombuffer(keccak_blob(lower.tobytes(), 40), dtype=np.uint8).reshape(count, 32)[:, :20]
+    nibbles = np.empty((count, 40), dtype=np.uint8)
+    nibbles[:, 0::2] = hashed >> 4
+    nibbles[:, 1::2] = hashed & 0x0F
+    # A letter is upper case where the digest's nibble at its position is >= 8.
+    checksummed = lower - (((nibbles >= 8) & (lower >= ord("a"))).astype(np.uint8) << 5)
+    has_upper = (digits < ord("a")) & (digits >= ord("A"))
+    if (has_upper.any(axis=1) & (digits != checksummed).any(axis=1)).any():
+        return None
+    out = np.empty((count, 42), dtype=np.uint8)
+    out[:, :2] = chars[:, :2]
+    out[:, 2:] = checksummed
+    text = out.tobytes().decode("ascii")
+    return list(map(text.__getitem__, map(slice, range(0, 42 * count, 42), range(42, 42 * count + 42, 42))))
 
 
 @contextmanager
@@ -207,45 +276,105 @@ def proof_from_nodes(nodes: bytes, tree_index: int) -> list[bytes]:
     return proof
 
 
-def _fill_inner_nodes(tree: list[bytes], leaves: int) -> None:
-    """Hash ``tree[0 : leaves - 1]`` in place from the ``leaves`` leaves stored after them, children of
-    ``i`` at ``2i + 1`` and ``2i + 2`` (OpenZeppelin's layout), each node ``hash_pair`` of its children.
+def _fill_inner_nodes(nodes: npt.NDArray[np.uint8], leaves: int) -> None:
+    """Hash rows ``0 .. leaves - 2`` of ``nodes`` (one 32-byte node a row) in place from the ``leaves``
+    leaves stored after them, children of ``i`` at ``2i + 1`` and ``2i + 2`` (OpenZeppelin's layout),
+    each node ``hash_pair`` of its children.
 
-    A run of nodes ``[start, stop)`` with ``start = stop // 2`` has all its children at ``stop`` or
-    later, so it is hashed in one pass over two strided slices, without index arithmetic per node."""
-    k = keccak_256
+    A run of nodes ``[start, stop)`` with ``start = stop // 2`` has its children in the rows
+    ``[2 start + 1, 2 stop + 1)``, each node's two side by side and all hashed before the run: the run's
+    sorted-pair preimages are made by numpy (the children compared as 32-byte strings, which numpy
+    orders as ``bytes`` are ordered, and swapped where the left one is greater) and hashed as one
+    batch through :mod:`ledger.hashing`."""
     stop = leaves - 1
     while stop > 0:
         start = stop // 2
-        lefts = tree[2 * start + 1 : 2 * stop : 2]
-        rights = tree[2 * start + 2 : 2 * stop + 1 : 2]
-        # hash_pair inlined: a call per node costs a fifth of the build.
-        tree[start:stop] = [
-            k(a + b if a <= b else b + a).digest() for a, b in zip(lefts, rights, strict=True)
-        ]
+        pairs = nodes[2 * start + 1 : 2 * stop + 1].reshape(stop - start, 64)
+        left, right = pairs[:, :32], pairs[:, 32:]
+        swap = left.view("S32") > right.view("S32")  # one column: each pair's order
+        preimages = np.where(swap, np.concatenate((right, left), axis=1), pairs)
+        digests = keccak_blob(preimages.tobytes(), 64)
+        nodes[start:stop] = np.frombuffer(digests, dtype=np.uint8).reshape(stop - start, 32)
         stop = start
 
 
 def _sorted_order(leaves: bytes) -> npt.NDArray[np.intp]:
     """The stable ascending order of the 32-byte records of ``leaves``, what
-    ``sorted(range(n), key=...)`` gives for the list of them: numpy compares fixed-width byte
-    strings as unsigned bytes, like ``bytes``, and sorts them in C, several times faster."""
-    return np.argsort(np.frombuffer(leaves, dtype="S32"), kind="stable")
+    ``sorted(range(n), key=...)`` gives for the list of them.
+
+    Leaves are hashes, so their first eight bytes almost never tie: the order is that of those bytes
+    as big-endian integers (an unstable sort is stable when no keys are equal), checked for ties. On a
+    tie, numpy sorts the whole 32-byte strings, which it compares as unsigned bytes, like ``bytes``."""
+    prefixes = np.frombuffer(leaves, dtype=">u8")[::4].astype(np.uint64)
+    order = np.argsort(prefixes, kind="quicksort")
+    ordered = prefixes[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        return np.argsort(np.frombuffer(leaves, dtype="S32"), kind="stable")
+    return order
 
 
 def _sorted_descending(leaves: bytes) -> bytes:
     """The 32-byte records of ``leaves`` in descending order (ties are equal bytes)."""
-    return np.sort(np.frombuffer(leaves, dtype="S32"))[::-1].tobytes()
+    rows = np.frombuffer(leaves, dtype=np.uint8).reshape(-1, 32)
+    return rows[_sorted_order(leaves)[::-1]].tobytes()
+
+
+def _node_array(descending: bytes) -> npt.NDArray[np.uint8]:
+    """OpenZeppelin's node array over leaves already sorted and reversed (concatenated, non-empty), one
+    node a row: ``n - 1`` inner nodes, then the leaves."""
+    n = len(descending) // 32
+    nodes = np.empty((2 * n - 1, 32), dtype=np.uint8)
+    nodes[n - 1 :] = np.frombuffer(descending, dtype=np.uint8).reshape(n, 32)
+    _fill_inner_nodes(nodes, n)
+    return nodes
+
+
+def _node_list(blob: bytes) -> list[bytes]:
+    """The 32-byte nodes of a concatenated node array, as bytes objects."""
+    nodes: list[bytes] = np.frombuffer(blob, dtype="V32").tolist()  # void items keep trailing zeros
+    return nodes
 
 
 def _tree_over(descending: bytes) -> list[bytes]:
-    """OpenZeppelin's node array over leaves already sorted and reversed (concatenated, non-empty):
-    ``n - 1`` inner nodes, then the leaves."""
-    n = len(descending) // 32
-    tree = [b""] * (n - 1)
-    tree += map(descending.__getitem__, map(slice, range(0, 32 * n, 32), range(32, 32 * n + 32, 32)))
-    _fill_inner_nodes(tree, n)
-    return tree
+    """:func:`_node_array` as a list of 32-byte nodes."""
+    return _node_list(_node_array(descending).tobytes())
+
+
+def _root_over(descending: bytes) -> bytes:
+    """The root (node 0) of :func:`_node_array`."""
+    root: bytes = _node_array(descending)[:1].tobytes()
+    return root
+
+
+def _ascending(strings: list[str]) -> list[str]:
+    """``sorted(strings)``. Strings of one length in ASCII (accounts: ``0x`` and 40 hex digits) are
+    sorted by numpy as fixed-width byte strings, in the same order (code points are bytes there) and
+    about twice as fast as ``sorted``; equal strings are equal, whatever their order."""
+    if len(strings) > 1 and len(set(map(len, strings))) == 1:
+        joined = "".join(strings)
+        if joined.isascii():
+            width = len(strings[0])
+            order: list[int] = np.argsort(np.frombuffer(joined.encode("ascii"), dtype=f"S{width}")).tolist()
+            return list(map(strings.__getitem__, order))
+    return sorted(strings)
+
+
+def _address_bytes(accounts: list[str]) -> npt.NDArray[np.uint8]:
+    """The 20 bytes of each well-formed ``0x`` address, one a row (one ``fromhex`` for all: ``x`` is
+    not a hex digit, so only the prefixes are removed)."""
+    raw = bytes.fromhex("".join(accounts).replace("0x", ""))
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(accounts), 20)
+
+
+def _uint256_words(values: list[int], largest: int | None = None) -> npt.NDArray[np.uint8]:
+    """``abi.encode(uint256)`` of each value in ``[0, 2**256)``, one 32-byte big-endian word a row
+    (``largest``: the greatest value, when the caller knows it)."""
+    if values and (max(values) if largest is None else largest) < 1 << 64:
+        words = np.zeros((len(values), 32), dtype=np.uint8)
+        words[:, 24:] = np.array(values, dtype=np.uint64).astype(">u8").view(np.uint8).reshape(-1, 8)
+        return words
+    joined = b"".join(map(int.to_bytes, values, repeat(32)))  # big-endian by default
+    return np.frombuffer(joined, dtype=np.uint8).reshape(len(values), 32)
 
 
 def _parse_node(text: object) -> bytes:
@@ -279,15 +408,17 @@ def _normalize_usual_entries(entries: list[tuple[str, int]]) -> list[tuple[str, 
         return None
     accounts = list(map(itemgetter(0), entries))
     amounts = list(map(itemgetter(1), entries))
-    if set(map(type, accounts)) != {str} or set(map(type, amounts)) != {int}:
+    if set(map(type, amounts)) != {int} or min(amounts) < 0 or max(amounts) >= _UINT256_LIMIT:
         return None
-    if min(amounts) < 0 or max(amounts) >= _UINT256_LIMIT:
+    try:
+        # A str found in the cache is its checksummed form (a str subclass equal to it normalises to
+        # it too); anything else not found (or unhashable) is checked by normalize_addresses.
+        known: list[str | None] = list(map(_CHECKSUMMED.get, accounts))
+    except TypeError:
         return None
-    known: list[str | None] = list(map(_CHECKSUMMED.get, accounts))
     if None in known:  # not met before in this process (or the cache was cleared)
         try:
-            for i in compress(range(len(known)), map(is_, known, repeat(None))):
-                known[i] = normalize_address(accounts[i])
+            known = cast("list[str | None]", normalize_addresses(accounts))
         except MerkleError:
             return None
     if all(map(is_, known, accounts)):
@@ -334,11 +465,16 @@ class MerkleTree:
     entries: tuple[tuple[str, int], ...]
     tree: tuple[bytes, ...]
     tree_indices: tuple[int, ...]
-    _positions: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
+    _index: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+    _nodes: bytes | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
-    def __post_init__(self) -> None:
-        positions = dict(zip(map(itemgetter(0), self.entries), range(len(self.entries)), strict=True))
-        object.__setattr__(self, "_positions", positions)
+    @property
+    def _positions(self) -> dict[str, int]:
+        """Each account's position in ``entries``, made on first use (settlement never needs it)."""
+        if self._index is None:
+            positions = dict(zip(map(itemgetter(0), self.entries), range(len(self.entries)), strict=True))
+            object.__setattr__(self, "_index", positions)
+        return cast("dict[str, int]", self._index)
 
     @classmethod
     def build(cls, entries: Iterable[tuple[str, int]]) -> MerkleTree:
@@ -350,31 +486,41 @@ class MerkleTree:
             if n == 0:
                 raise MerkleError("a Merkle tree needs at least one entry")
             # The leaf preimage abi.encode(address, uint256) is two words: the address left-padded
-            # with 12 zero bytes (one fromhex of 64 digits), then the amount.
-            accounts = map(itemgetter(0), normalized)
-            preimages = map(
-                bytes.__add__,
-                map(bytes.fromhex, map(str.replace, accounts, repeat("0x"), repeat(_ADDRESS_PAD_HEX))),
-                map(int.to_bytes, map(itemgetter(1), normalized), repeat(32)),  # big-endian by default
-            )
-            leaves = b"".join(map(_digest, map(keccak_256, map(_digest, map(keccak_256, preimages)))))
+            # with 12 zero bytes, then the amount; built for all leaves at once, and double-hashed.
+            accounts = list(map(itemgetter(0), normalized))
+            preimages = np.zeros((n, 64), dtype=np.uint8)
+            preimages[:, 12:32] = _address_bytes(accounts)
+            preimages[:, 32:] = _uint256_words(list(map(itemgetter(1), normalized)))
+            leaves = keccak_blob(preimages.tobytes(), 64, rounds=2)
+            del preimages
 
             # Sorted leaves, stored from the end backwards: the leaf of rank r (ascending, ties in
             # input order) goes to tree index 2n - 2 - r.
             order = _sorted_order(leaves)
             descending = np.frombuffer(leaves, dtype=np.uint8).reshape(n, 32)[order[::-1]].tobytes()
             del leaves
-            tree = _tree_over(descending)
+            nodes = _node_array(descending).tobytes()
+            del descending
             indices = np.empty(n, dtype=np.intp)
             indices[order] = np.arange(2 * n - 2, n - 2, -1, dtype=np.intp)
-            built = cls(tuple(normalized), tuple(tree), tuple(indices.tolist()))
-        if len(built._positions) < n:
-            _raise_duplicate(map(itemgetter(0), normalized))
+            built = cls(tuple(normalized), tuple(_node_list(nodes)), tuple(indices.tolist()))
+            object.__setattr__(built, "_nodes", nodes)
+            # Accounts in strictly ascending order (as settlement lists them) are distinct.
+            if not all(map(str.__lt__, accounts, islice(accounts, 1, None))) and len(set(accounts)) < n:
+                _raise_duplicate(accounts)
         return built
 
     @property
     def root(self) -> bytes:
         return self.tree[0]
+
+    @property
+    def nodes(self) -> bytes:
+        """The nodes concatenated, 32 bytes each in array order (``b"".join(tree)``): what settlement
+        stores and :func:`proof_from_nodes` walks. Kept from :meth:`build`, made once otherwise."""
+        if self._nodes is None:
+            object.__setattr__(self, "_nodes", b"".join(self.tree))
+        return cast("bytes", self._nodes)
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -24,9 +24,11 @@ import json
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from itertools import compress, repeat
+from operator import add, itemgetter
 from typing import Protocol
 
 from sqlalchemy import delete, select
@@ -46,7 +48,7 @@ from ledger.drops import (
 )
 from ledger.errors import ChainError
 from ledger.manifest import EpochInputs, build_manifest, canonical_json, hex32, manifest_hash
-from ledger.merkle import MerkleTree
+from ledger.merkle import MerkleTree, _ascending, _gc_paused
 from ledger.schedule import SLOTS_PER_EPOCH
 from ledger.store.models import Allocation, DropWin, Entitlement, Epoch, EpochState, EpochTree, Pool
 
@@ -349,17 +351,22 @@ class Settler:
 
     def _build_tree(self, e: int) -> StepReport:
         with self.sessions.begin() as session:
-            cumulative: dict[str, int] = defaultdict(int)
-            if e > 0:
-                for account, amount in session.execute(
+            previous = (
+                session.execute(
                     select(Entitlement.account, Entitlement.cumulative).where(Entitlement.epoch == e - 1)
-                ):
-                    cumulative[account] += amount
-            for account, amount in session.execute(
-                select(Allocation.account, Allocation.amount).where(Allocation.epoch == e)
-            ):
-                cumulative[account] += amount
-            entries = sorted((a, v) for a, v in cumulative.items() if v > 0)
+                )
+                if e > 0
+                else ()
+            )
+            allocations = [
+                session.execute(
+                    select(Allocation.account, Allocation.amount).where(
+                        Allocation.epoch == e, Allocation.pool == pool
+                    )
+                )
+                for pool in (Pool.DRIVING, Pool.COCREATION)
+            ]
+            entries = cumulative_entries(previous, *allocations)
             # The contract refuses a zero root; an epoch in which nobody has earned yet gets a lone zero leaf.
             tree = MerkleTree.build(entries or [(ZERO_ADDRESS, 0)])
             session.execute(delete(Entitlement).where(Entitlement.epoch == e))
@@ -368,7 +375,7 @@ class Settler:
             session.add_all(
                 Entitlement(epoch=e, account=a, cumulative=v, tree_index=positions[a]) for a, v in entries
             )
-            session.add(EpochTree(epoch=e, nodes=b"".join(tree.tree)))
+            session.add(EpochTree(epoch=e, nodes=tree.nodes))
             epoch = _get(session, e)
             epoch.root = hex32(tree.root)
             epoch.state = EpochState.TREE_BUILT
@@ -380,10 +387,9 @@ class Settler:
             previous = session.get(Epoch, e - 1) if e > 0 else None
             fixed = EpochInputs.from_json(json.loads(epoch.inputs or "{}"))
             seed = bytes.fromhex((epoch.seed or "")[2:])
-            driving = draw_driving(
-                e, seed, fixed.cars, fixed.ownership, epoch.driving_carry_in or 0, self.params.shares_per_drop
-            )
-            cocreation = split_cocreation(e, fixed.points, epoch.cocreation_carry_in or 0)
+            # What _allocate drew and split, read back rather than recomputed: it committed the figures,
+            # the credits and the wins in the transaction that made the epoch ALLOCATED.
+            driving, cocreation = _stored_outcomes(session, epoch)
             document = build_manifest(
                 epoch=e,
                 genesis=self.params.genesis,
@@ -463,6 +469,84 @@ class Settler:
         if self.chain.next_epoch() <= epoch.number:
             return True
         return self.chain.epoch_record(epoch.number).root != bytes.fromhex((epoch.root or "")[2:])
+
+
+def cumulative_entries(
+    *sources: Mapping[str, int] | Iterable[tuple[str, int]],
+) -> list[tuple[str, int]]:
+    """The reward tree's entries: each account's total over ``sources`` (the previous epoch's cumulative
+    entitlements, this epoch's credits from each pool: mappings or ``(account, amount)`` pairs), the
+    positive totals only, sorted by account. Whole-list passes, as there is a pair per account and pool."""
+    totals: dict[str, int] = {}
+    with _gc_paused():
+        for source in sources:
+            if isinstance(source, Mapping):
+                accounts, amounts = list(source.keys()), list(source.values())
+            else:
+                pairs = source if type(source) is list else list(source)
+                accounts, amounts = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
+            if len(set(accounts)) < len(accounts):  # an account twice in one source: add one by one
+                for account, amount in zip(accounts, amounts, strict=True):
+                    totals[account] = totals.get(account, 0) + amount
+            elif not totals:
+                totals = dict(zip(accounts, amounts, strict=True))
+            else:
+                sums = map(add, map(totals.get, accounts, repeat(0)), amounts)
+                totals.update(zip(accounts, sums, strict=True))
+        earned = _ascending(list(compress(totals, map((0).__lt__, totals.values()))))
+        return list(zip(earned, map(totals.__getitem__, earned), strict=True))
+
+
+@dataclass(frozen=True)
+class _StoredDriving:
+    """The driving pool's outcome as ``_allocate`` stored it (what the manifest publishes)."""
+
+    carry_in: int
+    emission: int
+    allocated: int
+    carry_out: int
+    credits: Mapping[str, int]
+    wins: Mapping[tuple[str, int], int]
+
+
+@dataclass(frozen=True)
+class _StoredCocreation:
+    carry_in: int
+    emission: int
+    allocated: int
+    carry_out: int
+    credits: Mapping[str, int]
+
+
+def _stored_outcomes(session: Session, epoch: Epoch) -> tuple[_StoredDriving, _StoredCocreation]:
+    e = epoch.number
+    credits: dict[Pool, dict[str, int]] = {Pool.DRIVING: {}, Pool.COCREATION: {}}
+    for account, pool, amount in session.execute(
+        select(Allocation.account, Allocation.pool, Allocation.amount).where(Allocation.epoch == e)
+    ):
+        credits[pool][account] = amount
+    wins = {
+        (car, slot): shares
+        for car, slot, shares in session.execute(
+            select(DropWin.vehicle_id, DropWin.slot, DropWin.shares).where(DropWin.epoch == e)
+        )
+    }
+    driving = _StoredDriving(
+        carry_in=epoch.driving_carry_in or 0,
+        emission=epoch.driving_budget or 0,
+        allocated=epoch.driving_allocated or 0,
+        carry_out=epoch.driving_carry_out or 0,
+        credits=credits[Pool.DRIVING],
+        wins=wins,
+    )
+    cocreation = _StoredCocreation(
+        carry_in=epoch.cocreation_carry_in or 0,
+        emission=epoch.cocreation_budget or 0,
+        allocated=epoch.cocreation_allocated or 0,
+        carry_out=epoch.cocreation_carry_out or 0,
+        credits=credits[Pool.COCREATION],
+    )
+    return driving, cocreation
 
 
 class _OwnerLookup:
