@@ -43,6 +43,7 @@ from itertools import repeat
 from typing import Annotated, Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import typer
 from eth_hash.auto import keccak as eth_hash_keccak
 from eth_hash.backends.pycryptodome import keccak256 as pycryptodome_keccak256
@@ -122,6 +123,27 @@ def cpu_seconds() -> float:
     return time.process_time() + worker_cpu_seconds()
 
 
+_HEX_DIGITS: Final = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def _hex_digits(raw: bytes) -> npt.NDArray[np.uint8]:
+    """The lowercase hex digits of ``raw``, one row of 40 per 20 bytes."""
+    values = np.frombuffer(raw, dtype=np.uint8)
+    nibbles = np.stack((values >> 4, values & 0x0F), axis=-1)
+    return _HEX_DIGITS[nibbles].reshape(-1, 40)
+
+
+def _texts(prefix: bytes, rows: npt.NDArray[np.integer[Any]]) -> list[str]:
+    """One ASCII string a row of character codes, each after ``prefix``: the million strings made by
+    one ``split`` of the joined text rather than a Python call each."""
+    count, width = rows.shape
+    chars = np.empty((count, len(prefix) + width + 1), dtype=np.uint8)
+    chars[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
+    chars[:, len(prefix) : -1] = rows
+    chars[:, -1] = ord(" ")
+    return chars.tobytes().decode("ascii").split()
+
+
 @contextmanager
 def _timed(run: EpochRun, name: str) -> Iterator[None]:
     wall, cpu = time.perf_counter(), cpu_seconds()
@@ -140,10 +162,11 @@ def run_epoch(
     start = epoch_slots(EPOCH).start
 
     with _timed(run, "random data"):
-        raw = rng.randbytes(20 * accounts).hex()
-        lowercase = ["0x" + raw[i : i + 40] for i in range(0, 40 * accounts, 40)]
-        del raw
-        car_ids = [f"car-{i:07d}" for i in range(accounts)]
+        lowercase = _texts(b"0x", _hex_digits(rng.randbytes(20 * accounts)))
+        # f"car-{i:07d}": at least seven decimal digits.
+        digits = max(7, len(str(accounts - 1)))
+        powers = 10 ** np.arange(digits - 1, -1, -1, dtype=np.int64)
+        car_ids = _texts(b"car-", (np.arange(accounts, dtype=np.int64)[:, None] // powers % 10 + ord("0")))
         # numpy draws the bounded integers in C (as Python ints after tolist); 2**23 m is above the
         # 5,000 km cap, and cars are owned since at most the epoch's start.
         draws = np.random.default_rng(seed)

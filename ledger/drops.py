@@ -42,14 +42,14 @@ import numpy.typing as npt
 from sha3 import keccak_256
 
 from ledger.errors import ValidationError
-from ledger.hashing import keccak_blob, keccak_each
+from ledger.hashing import keccak_blob, keccak_blob_later, keccak_each, keccak_each_later
 
 # The private names are merkle's verified-address cache and tree helpers, shared by design.
 from ledger.merkle import (
     _CHECKSUMMED,
     MerkleError,
     _address_bytes,
-    _ascending,
+    _ascending_order,
     _gc_paused,
     _root_over,
     _sorted_descending,
@@ -137,10 +137,8 @@ def _check_car_id(car_id: object) -> str:
 
 
 def _check_account(account: object) -> str:
-    if type(account) is str:
-        known = _CHECKSUMMED.get(account)
-        if known is not None:
-            return known
+    if type(account) is str and account in _CHECKSUMMED:
+        return account
     try:
         return normalize_address(account)
     except MerkleError as exc:
@@ -240,9 +238,7 @@ class OwnershipSpan:
         car_id, account, from_slot = self.car_id, self.account, self.from_slot
         if not (type(car_id) is str and car_id and car_id.isascii()):
             _check_car_id(car_id)
-        checksummed = _CHECKSUMMED.get(account) if type(account) is str else None
-        if checksummed is None:
-            checksummed = _check_account(account)
+        checksummed = account if type(account) is str and account in _CHECKSUMMED else _check_account(account)
         if checksummed is not account:
             object.__setattr__(self, "account", checksummed)
         if not (type(from_slot) is int and 0 <= from_slot < _UINT256_LIMIT):
@@ -272,9 +268,7 @@ class PointsInput:
 
     def __post_init__(self) -> None:
         account, points = self.account, self.points
-        checksummed = _CHECKSUMMED.get(account) if type(account) is str else None
-        if checksummed is None:
-            checksummed = _check_account(account)
+        checksummed = account if type(account) is str and account in _CHECKSUMMED else _check_account(account)
         if checksummed is not account:
             object.__setattr__(self, "account", checksummed)
         if not (type(points) is int and 0 <= points < _UINT256_LIMIT):
@@ -411,39 +405,49 @@ def inputs_root(
         accounts = list(map(attrgetter("account"), points))
         _require_unique("points account", accounts)
         # The same leaves as car_weight_leaf, ownership_leaf and points_leaf, for all inputs at once:
-        # preimages laid out as numpy rows of 32-byte words, hashed as batches (ledger.hashing).
+        # preimages laid out as numpy rows of 32-byte words and hashed as batches (ledger.hashing),
+        # with the worker process hashing one batch while this process lays out (or hashes) another.
         # A car's id hash is shared by its weight leaf and its ownership leaves: hash it once.
-        keys = np.frombuffer(keccak_each(list(map(str.encode, car_ids))), dtype=np.uint8).reshape(-1, 32)
-        rows = _leaf_rows(len(cars), 96, LEAF_CAR_WEIGHT)
-        rows[:, 32:64] = keys
-        rows[:, 64:] = _uint256_words(list(map(attrgetter("weight"), cars)))
-        car_leaves = keccak_blob(rows.tobytes(), 96, rounds=2)
-
-        if not aligned:  # each span's row in ``keys``; spans of cars not in ``cars`` get keys after them
-            row_of = dict(zip(car_ids, range(len(car_ids)), strict=True))
-            others = sorted(set(span_ids).difference(row_of))
-            if others:
+        car_keys = keccak_each_later(list(map(str.encode, car_ids)))
+        try:
+            points_rows = _leaf_rows(len(points), 96, LEAF_POINTS)
+            points_rows[:, 44:64] = _address_bytes(accounts)
+            points_rows[:, 64:] = _uint256_words(list(map(attrgetter("points"), points)))
+            span_rows = _leaf_rows(len(ownership), 128, LEAF_OWNERSHIP)
+            span_rows[:, 76:96] = _address_bytes(list(map(attrgetter("account"), ownership)))
+            span_rows[:, 96:] = _uint256_words(list(map(attrgetter("from_slot"), ownership)))
+            car_rows = _leaf_rows(len(cars), 96, LEAF_CAR_WEIGHT)
+            car_rows[:, 64:] = _uint256_words(list(map(attrgetter("weight"), cars)))
+            if not aligned:  # each span's car in ``car_ids``, or after them for cars not in ``cars``
+                row_of = dict(zip(car_ids, range(len(car_ids)), strict=True))
+                others = sorted(set(span_ids).difference(row_of))
                 row_of.update(zip(others, range(len(car_ids), len(car_ids) + len(others)), strict=True))
+                span_rows_of = np.fromiter(
+                    map(row_of.__getitem__, span_ids), dtype=np.intp, count=len(span_ids)
+                )
+                del row_of
+        finally:
+            keys = np.frombuffer(car_keys.result(), dtype=np.uint8).reshape(-1, 32)
+        car_rows[:, 32:64] = keys
+        car_leaves = keccak_blob_later(car_rows, 96, rounds=2)
+        try:
+            if aligned:
+                span_rows[:, 32:64] = keys
+            else:
                 more = keccak_each(list(map(str.encode, others)))
                 keys = np.concatenate((keys, np.frombuffer(more, dtype=np.uint8).reshape(-1, 32)))
-            keys = keys[np.fromiter(map(row_of.__getitem__, span_ids), dtype=np.intp, count=len(span_ids))]
-            del row_of
-        del car_ids, span_ids
-        rows = _leaf_rows(len(ownership), 128, LEAF_OWNERSHIP)
-        rows[:, 32:64] = keys
-        rows[:, 76:96] = _address_bytes(list(map(attrgetter("account"), ownership)))
-        rows[:, 96:] = _uint256_words(list(map(attrgetter("from_slot"), ownership)))
-        span_leaves = keccak_blob(rows.tobytes(), 128, rounds=2)
-        del keys
+                span_rows[:, 32:64] = keys[span_rows_of]
+            del car_ids, span_ids, keys
+            span_leaves = keccak_blob(span_rows, 128, rounds=2)  # here, while the worker has the cars
+            del span_rows
+        finally:
+            car_weight_leaves = car_leaves.result()
+        del car_rows
+        points_leaves = keccak_blob(points_rows, 96, rounds=2)
+        del points_rows
 
-        rows = _leaf_rows(len(points), 96, LEAF_POINTS)
-        rows[:, 44:64] = _address_bytes(accounts)
-        rows[:, 64:] = _uint256_words(list(map(attrgetter("points"), points)))
-        points_leaves = keccak_blob(rows.tobytes(), 96, rounds=2)
-        del rows
-
-        leaves = car_leaves + span_leaves + points_leaves
-        del car_leaves, span_leaves, points_leaves
+        leaves = car_weight_leaves + span_leaves + points_leaves
+        del car_weight_leaves, span_leaves, points_leaves
         return _root_over(_sorted_descending(leaves)) if leaves else EMPTY_ROOT
 
 
@@ -561,14 +565,20 @@ class _Owners:
     only resold cars get a sorted history list.
     """
 
-    def __init__(self, spans: Sequence[OwnershipSpan]) -> None:
+    def __init__(self, spans: Sequence[OwnershipSpan], ids: list[str]) -> None:
+        """``ids``: the cars in draw order. Spans listed exactly like them (one a car, the usual
+        epoch) are looked up by the car's position, without a dict of a million spans."""
+        span_ids = list(map(attrgetter("car_id"), spans))
+        self._aligned: Sequence[OwnershipSpan] | None = spans if span_ids == ids else None
+        self._span_ids = span_ids
+        self._first: dict[str, OwnershipSpan] = {}
+        self._resold: dict[str, list[OwnershipSpan]] = {}
+        if self._aligned is not None:
+            return
         # Reversed, so that for a resold car the dict keeps the span listed first; the earliest
         # one is fixed up from its history below.
         backwards = spans[::-1]
-        self._first: dict[str, OwnershipSpan] = dict(
-            zip(map(attrgetter("car_id"), backwards), backwards, strict=True)
-        )
-        self._resold: dict[str, list[OwnershipSpan]] = {}
+        self._first = dict(zip(span_ids[::-1], backwards, strict=True))
         if len(self._first) < len(spans):
             self._index_resold(spans)
 
@@ -587,14 +597,19 @@ class _Owners:
     def require_owned(self, car_ids: list[str], slot: int) -> None:
         """Fail unless every car in ``car_ids`` has an owner at ``slot`` (hence at every later
         slot: a span lasts until the car's next one)."""
-        first = self._first
-        missing = list(filterfalse(first.__contains__, car_ids))
+        if self._aligned is not None:  # every car has its one span
+            missing: list[str] = []
+            car_of_span = self._span_ids
+            from_slots = map(attrgetter("from_slot"), self._aligned)
+        else:
+            first = self._first
+            missing = list(filterfalse(first.__contains__, car_ids))
+            spans = list(first.values())
+            car_of_span = list(map(attrgetter("car_id"), spans))
+            from_slots = map(attrgetter("from_slot"), spans)
         # Cars first owned after ``slot`` are few (new registrations), so find them from the spans
         # and intersect, rather than look up every car's first span.
-        spans = list(first.values())
-        late = set(
-            compress(map(attrgetter("car_id"), spans), map(slot.__lt__, map(attrgetter("from_slot"), spans)))
-        )
+        late = set(compress(car_of_span, map(slot.__lt__, from_slots)))
         if late:
             missing += sorted(late.intersection(car_ids))
         if missing:
@@ -602,8 +617,10 @@ class _Owners:
                 f"{len(missing)} car(s) with weight have no owner at slot {slot}: {missing[:5]}"
             )
 
-    def owner_at(self, car_id: str, slot: int) -> str:
-        for span in reversed(self._resold.get(car_id) or [self._first[car_id]]):
+    def owner_at(self, car_id: str, slot: int, index: int) -> str:
+        """The owner of ``car_id``, the car at ``index`` in draw order, at ``slot``."""
+        history = [self._aligned[index]] if self._aligned is not None else None
+        for span in reversed(history or self._resold.get(car_id) or [self._first[car_id]]):
             if span.from_slot <= slot:
                 return span.account
         raise ValidationError(f"car {car_id!r} has no owner at slot {slot}")
@@ -630,10 +647,11 @@ def draw_driving(
     :class:`ValidationError` on a duplicate car id, two spans of one car from the same slot, or a
     car of positive weight with no owner at the epoch's first slot."""
     _validate_draw_args(epoch, seed, carry_in, shares_per_drop)
-    table = _CarTable.build(cars)
-    slot_range = epoch_slots(epoch)
-    owners = _Owners(ownership)
-    owners.require_owned(table.positive_ids, slot_range.start)
+    with _gc_paused():  # tables of a million cars and spans: none of it is garbage
+        table = _CarTable.build(cars)
+        slot_range = epoch_slots(epoch)
+        owners = _Owners(ownership, table.ids)
+        owners.require_owned(table.positive_ids, slot_range.start)
 
     carry = carry_in
     slots: list[SlotDraw] = []
@@ -688,7 +706,7 @@ def _credit_slot(
 ) -> None:
     for index, count in sorted(winners.items()):
         car_id = table.ids[index]
-        owner = owners.owner_at(car_id, draw.slot)
+        owner = owners.owner_at(car_id, draw.slot, index)
         wins[(car_id, draw.slot)] = count
         credits[owner] = credits.get(owner, 0) + count * draw.share
 
@@ -725,14 +743,15 @@ def split_cocreation(epoch: int, points: Sequence[PointsInput], carry_in: int) -
     _check_uint("epoch", epoch)
     _check_uint("carry_in", carry_in)
     with _gc_paused():
-        points_of = dict(
-            zip(map(attrgetter("account"), points), map(attrgetter("points"), points), strict=True)
-        )
-        if len(points_of) < len(points):
-            _require_unique("points account", (entry.account for entry in points))
-        accounts = _ascending(list(points_of))
-        shares = list(map(points_of.__getitem__, accounts))
-        del points_of
+        listed = list(map(attrgetter("account"), points))
+        order = _ascending_order(listed)
+        accounts = list(map(listed.__getitem__, order))
+        if any(map(eq, accounts, islice(accounts, 1, None))):
+            _require_unique("points account", listed)
+        del listed
+        listed_points = list(map(attrgetter("points"), points))
+        shares = list(map(listed_points.__getitem__, order))
+        del order, listed_points
     slot_range = epoch_slots(epoch)
     emission = available(Pool.COCREATION, slot_range.stop) - available(Pool.COCREATION, slot_range.start)
     budget = emission + carry_in

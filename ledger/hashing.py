@@ -31,17 +31,23 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 from sha3 import keccak_256
 
 __all__ = [
     "PARALLEL_THRESHOLD",
+    "Blob",
+    "Pending",
     "keccak_blob",
+    "keccak_blob_later",
     "keccak_each",
+    "keccak_each_later",
     "parallel_available",
     "shutdown",
     "worker_cpu_seconds",
@@ -52,8 +58,9 @@ __all__ = [
 PARALLEL_THRESHOLD: Final = 100_000
 ENV_SWITCH: Final = "YUANSHI_HASH_WORKERS"
 DIGEST_SIZE: Final = 32
-# The share of a split batch the worker hashes; this process also writes the worker's part to the pipe.
-_WORKER_SHARE: Final = 0.5
+# The share of a split batch the worker hashes: a little under half, as the worker also reads its part
+# from the pipe and writes the digests back.
+_WORKER_SHARE: Final = 0.45
 # A request: width (0 for a list of messages of any length), rounds, count, payload bytes. A list's
 # payload is preceded by ``count`` little-endian uint32 lengths.
 _HEADER: Final = struct.Struct("<4Q")
@@ -66,6 +73,9 @@ _copy = keccak_256.copy
 _update = keccak_256.update
 _PROTOTYPE: Final = keccak_256()  # never updated: only copied
 _CHUNK: Final = 1024
+
+# What a batch of fixed-width messages may be passed as (a contiguous buffer, read in place).
+Blob = bytes | bytearray | memoryview | npt.NDArray[np.uint8]
 
 _threshold = PARALLEL_THRESHOLD  # tests lower it to exercise the split on small batches
 
@@ -99,7 +109,7 @@ def parallel_available() -> bool:
 # --- hashing, here and in the worker ------------------------------------------------------------------
 
 
-def _records(blob: bytes, width: int, start: int = 0, stop: int | None = None) -> list[bytes]:
+def _records(blob: bytes | memoryview, width: int, start: int = 0, stop: int | None = None) -> list[bytes]:
     """Records ``start`` to ``stop`` of the ``width``-byte records of ``blob``, as bytes objects
     (numpy's void items keep every byte, trailing zeros included, unlike its ``S`` strings), in about
     0.1 µs each."""
@@ -209,44 +219,86 @@ def _give_up() -> None:
     shutdown()
 
 
-def _hash_split(
-    mine: Sequence[bytes],
-    request: Sequence[bytes | memoryview],
-    theirs: Callable[[], Sequence[bytes]],
-    count: int,
-    rounds: int,
-) -> bytes:
-    """Hash ``mine`` here while the worker hashes ``request`` (``count`` messages, ``theirs()``);
-    ``theirs()`` is hashed here instead if the worker is busy or fails."""
-    if not _state.busy.acquire(blocking=False):  # another thread's batch has the worker
-        return _hash_messages(mine, rounds) + _hash_messages(theirs(), rounds)
+@dataclass(frozen=True)
+class _Batch:
+    """Messages to hash: ``parts`` is the request the worker reads (header, then payload), ``here()``
+    the same messages as bytes objects, to hash in this process when the worker cannot."""
+
+    count: int
+    rounds: int
+    parts: tuple[bytes | memoryview, ...]
+    here: Callable[[], Sequence[bytes]]
+
+    def hash_here(self) -> bytes:
+        return _hash_messages(self.here(), self.rounds)
+
+
+def _list_batch(messages: list[bytes], rounds: int) -> _Batch:
+    lengths = np.fromiter(map(len, messages), dtype="<u4", count=len(messages)).tobytes()
+    payload = b"".join(messages)
+    header = _HEADER.pack(0, rounds, len(messages), len(payload))
+    return _Batch(len(messages), rounds, (header, lengths, payload), lambda: messages)
+
+
+def _blob_batch(view: memoryview, width: int, rounds: int, start: int, stop: int) -> _Batch:
+    part = view[start * width : stop * width]
+    header = _HEADER.pack(width, rounds, stop - start, len(part))
+    return _Batch(stop - start, rounds, (header, part), lambda: _records(view, width, start, stop))
+
+
+def _send(batch: _Batch) -> subprocess.Popen[bytes] | None:
+    """Write ``batch`` to the worker and return the worker, which this caller then owns until
+    :func:`_receive`; ``None`` (nothing sent) when the worker is busy with another thread's batch
+    or fails. The request is written from this thread before this process hashes anything: the
+    hashing loop runs in C without releasing the GIL, so a writer thread would wait for it. The
+    worker reads as fast as it is written (only its start, once, makes this wait)."""
+    if not _state.busy.acquire(blocking=False):
+        return None
     try:
-        try:
-            worker = _get_worker()
-            stdin, stdout = worker.stdin, worker.stdout
-            if stdin is None or stdout is None:  # pragma: no cover - both are pipes
-                raise OSError("the hash worker has no pipes")
-        except Exception:
-            _give_up()
-            return _hash_messages(mine, rounds) + _hash_messages(theirs(), rounds)
-        # The request is written before this process hashes its part, from this thread: the hashing
-        # loop runs in C without releasing the GIL, so a writer thread would wait for it to finish. The
-        # worker reads as fast as it is written (only its start, once, makes this wait).
-        try:
-            for part in request:
-                stdin.write(part)
-            stdin.flush()
-        except OSError:
-            _give_up()
-            return _hash_messages(mine, rounds) + _hash_messages(theirs(), rounds)
-        here = _hash_messages(mine, rounds)
-        there = stdout.read(DIGEST_SIZE * count)
-        if len(there) != DIGEST_SIZE * count:  # the worker died
-            _give_up()
-            there = _hash_messages(theirs(), rounds)
-        return here + there
+        worker = _get_worker()
+        if worker.stdin is None:  # pragma: no cover - a pipe
+            raise OSError("the hash worker has no stdin")
+        for part in batch.parts:
+            worker.stdin.write(part)
+        worker.stdin.flush()
+    except Exception:
+        _state.busy.release()
+        _give_up()
+        return None
+    return worker
+
+
+def _receive(worker: subprocess.Popen[bytes], batch: _Batch) -> bytes:
+    """The digests of a batch :func:`_send` gave ``worker`` (hashed here if the worker died)."""
+    size = DIGEST_SIZE * batch.count
+    try:
+        digests = worker.stdout.read(size) if worker.stdout is not None else b""
+    except Exception:
+        digests = b""
     finally:
         _state.busy.release()
+    if len(digests) != size:
+        _give_up()
+        return batch.hash_here()
+    return digests
+
+
+class Pending:
+    """A batch being hashed by the worker process (or already hashed here): :meth:`result` returns
+    its digests. Until then the worker is this batch's alone (other batches are hashed serially),
+    so call :meth:`result` soon, and before starting another pending batch."""
+
+    def __init__(self, batch: _Batch, worker: subprocess.Popen[bytes] | None) -> None:
+        self._batch = batch
+        self._worker = worker
+        self._digests: bytes | None = None if worker is not None else batch.hash_here()
+
+    def result(self) -> bytes:
+        if self._digests is None:
+            worker, self._worker = self._worker, None
+            if worker is not None:
+                self._digests = _receive(worker, self._batch)
+        return self._digests if self._digests is not None else b""
 
 
 # --- the interface ------------------------------------------------------------------------------------
@@ -257,11 +309,39 @@ def _check_rounds(rounds: int) -> None:
         raise ValueError(f"rounds must be a positive int, got {rounds!r}")
 
 
-def _split_at(count: int, rounds: int, parallel: bool) -> int:
-    """How many of ``count`` messages this process hashes (all of them unless the batch is split)."""
-    if not parallel or count * rounds < _threshold or not parallel_available():
-        return count
-    return count - int(count * _WORKER_SHARE)
+def _parallel(count: int, rounds: int, parallel: bool) -> bool:
+    return parallel and count * rounds >= _threshold and parallel_available()
+
+
+def _listed(messages: Iterable[bytes]) -> list[bytes]:
+    listed = messages if type(messages) is list else list(messages)
+    if set(map(type, listed)) - {bytes}:
+        bad = next(m for m in listed if type(m) is not bytes)
+        raise TypeError(f"messages must be bytes, got {type(bad).__name__}")
+    return listed
+
+
+def _viewed(blob: Blob, width: int) -> memoryview:
+    if type(width) is not int or width < 1:
+        raise ValueError(f"width must be a positive int, got {width!r}")
+    if isinstance(blob, np.ndarray):  # one flat byte view (a copy only if it is not contiguous)
+        blob = np.ascontiguousarray(blob).reshape(-1).view(np.uint8)
+    try:
+        view = memoryview(blob).cast("B")  # type: ignore[arg-type]  # numpy arrays are buffers
+    except TypeError:
+        raise TypeError(f"blob must be a contiguous bytes-like object, got {type(blob).__name__}") from None
+    if len(view) % width:
+        raise ValueError(f"a blob of {len(view)} bytes is not a whole number of {width}-byte records")
+    return view
+
+
+def _split(mine: _Batch, theirs: _Batch) -> bytes:
+    """Hash ``theirs`` in the worker while this process hashes ``mine``."""
+    worker = _send(theirs)
+    if worker is None:
+        return mine.hash_here() + theirs.hash_here()
+    here = mine.hash_here()
+    return here + _receive(worker, theirs)
 
 
 def keccak_each(messages: Iterable[bytes], *, rounds: int = 1, parallel: bool = True) -> bytes:
@@ -272,42 +352,41 @@ def keccak_each(messages: Iterable[bytes], *, rounds: int = 1, parallel: bool = 
     ``parallel`` is true (the default) and :func:`parallel_available`. Raises ``TypeError`` for a
     message that is not ``bytes``, like ``keccak_256`` itself."""
     _check_rounds(rounds)
-    listed = messages if type(messages) is list else list(messages)
-    if set(map(type, listed)) - {bytes}:
-        bad = next(m for m in listed if type(m) is not bytes)
-        raise TypeError(f"messages must be bytes, got {type(bad).__name__}")
+    listed = _listed(messages)
     count = len(listed)
-    mine = _split_at(count, rounds, parallel)
-    if mine == count:
+    if not _parallel(count, rounds, parallel):
         return _hash_messages(listed, rounds)
-    theirs = listed[mine:]
-    lengths = np.fromiter(map(len, theirs), dtype="<u4", count=len(theirs)).tobytes()
-    payload = b"".join(theirs)
-    header = _HEADER.pack(0, rounds, len(theirs), len(payload))
-    return _hash_split(listed[:mine], (header, lengths, payload), lambda: theirs, len(theirs), rounds)
+    mine = count - int(count * _WORKER_SHARE)
+    return _split(_list_batch(listed[:mine], rounds), _list_batch(listed[mine:], rounds))
 
 
-def keccak_blob(blob: bytes, width: int, *, rounds: int = 1, parallel: bool = True) -> bytes:
-    """:func:`keccak_each` of the consecutive ``width``-byte records of ``blob``: fixed-width
-    messages (64-byte pairs of nodes, say) passed without a list of a million bytes objects."""
+def keccak_blob(blob: Blob, width: int, *, rounds: int = 1, parallel: bool = True) -> bytes:
+    """:func:`keccak_each` of the consecutive ``width``-byte records of ``blob`` (any contiguous
+    bytes-like object, such as a numpy array of rows): fixed-width messages, such as 64-byte pairs of
+    nodes, passed without a list of a million bytes objects."""
     _check_rounds(rounds)
-    if type(width) is not int or width < 1:
-        raise ValueError(f"width must be a positive int, got {width!r}")
-    if not isinstance(blob, bytes | bytearray | memoryview):
-        raise TypeError(f"blob must be bytes, got {type(blob).__name__}")
-    data = bytes(blob)
-    if len(data) % width:
-        raise ValueError(f"a blob of {len(data)} bytes is not a whole number of {width}-byte records")
-    count = len(data) // width
-    mine = _split_at(count, rounds, parallel)
-    if mine == count:
-        return _hash_messages(_records(data, width), rounds) if count else b""
-    theirs = memoryview(data)[mine * width :]
-    header = _HEADER.pack(width, rounds, count - mine, len(theirs))
-    return _hash_split(
-        _records(data, width, 0, mine),
-        (header, theirs),
-        lambda: _records(data, width, mine, count),
-        count - mine,
-        rounds,
-    )
+    view = _viewed(blob, width)
+    count = len(view) // width
+    if not _parallel(count, rounds, parallel):
+        return _hash_messages(_records(view, width), rounds) if count else b""
+    mine = count - int(count * _WORKER_SHARE)
+    return _split(_blob_batch(view, width, rounds, 0, mine), _blob_batch(view, width, rounds, mine, count))
+
+
+def keccak_each_later(messages: Iterable[bytes], *, rounds: int = 1, parallel: bool = True) -> Pending:
+    """:func:`keccak_each`, the whole batch hashed by the worker process while this one does other
+    work (hashed at once, here, when the batch is small or the worker unavailable or busy)."""
+    _check_rounds(rounds)
+    batch = _list_batch(_listed(messages), rounds)
+    parallel = _parallel(batch.count, rounds, parallel)
+    return Pending(batch, _send(batch) if parallel else None)
+
+
+def keccak_blob_later(blob: Blob, width: int, *, rounds: int = 1, parallel: bool = True) -> Pending:
+    """:func:`keccak_blob` as :func:`keccak_each_later` does it (the caller must leave ``blob``
+    unchanged until the result is in)."""
+    _check_rounds(rounds)
+    view = _viewed(blob, width)
+    count = len(view) // width
+    batch = _blob_batch(view, width, rounds, 0, count)
+    return Pending(batch, _send(batch) if _parallel(count, rounds, parallel) else None)

@@ -32,8 +32,8 @@ from binascii import hexlify
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import compress, islice, repeat
-from operator import is_, itemgetter
+from itertools import compress, repeat
+from operator import is_, itemgetter, not_
 from typing import Final, TypedDict, cast
 
 import numpy as np
@@ -68,9 +68,11 @@ _ADDRESS_PAD_HEX: Final = "00" * 12
 # digits just lose the mark).
 _NIBBLE_MARK: Final = bytes(0x80 if chr(c) in "89abcdef" else 0 for c in range(256))
 _UPPER_MARKED: Final = bytes(range(128)) + bytes(ord(chr(c).upper()) for c in range(128))
-# Addresses already checksummed, by their checksummed form: settlement meets each account several times
-# (inputs, allocations, tree), and a keccak per meeting is most of the cost. Cleared when full.
-_CHECKSUMMED: dict[str, str] = {}
+# Addresses already checksummed (in their checksummed form): settlement meets each account several times
+# (inputs, allocations, tree), and a keccak per meeting is most of the cost. A str equal to one of them
+# is its own checksummed form. A set, as ``issuperset`` checks a million accounts several times faster
+# than a dict's lookups. Cleared when full.
+_CHECKSUMMED: set[str] = set()
 _CHECKSUMMED_LIMIT: Final = 1 << 21
 # The value of each ASCII hex digit, 255 for any other byte (normalize_addresses checks with it).
 _HEX_VALUE: Final = np.full(256, 255, dtype=np.uint8)
@@ -117,10 +119,8 @@ def _checksum(raw: bytes) -> str:
 
 def normalize_address(account: object) -> str:
     """Return the EIP-55 checksummed form of a lowercase or correctly checksummed address."""
-    if type(account) is str:
-        known = _CHECKSUMMED.get(account)
-        if known is not None:
-            return known
+    if type(account) is str and account in _CHECKSUMMED:
+        return account
     if not isinstance(account, str) or len(account) != 42 or account[:2] != "0x":
         raise _malformed(account)
     try:
@@ -135,7 +135,7 @@ def normalize_address(account: object) -> str:
         raise MerkleError(f"address {account} has a bad EIP-55 checksum (expected {checksummed})")
     if len(_CHECKSUMMED) >= _CHECKSUMMED_LIMIT:
         _CHECKSUMMED.clear()
-    _CHECKSUMMED[checksummed] = checksummed
+    _CHECKSUMMED.add(checksummed)
     return checksummed
 
 
@@ -147,29 +147,23 @@ def normalize_addresses(accounts: Iterable[object]) -> list[str]:
     if set(map(type, listed)) - {str}:
         return list(map(normalize_address, listed))  # raises for the first account that is not a str
     strings = cast("list[str]", listed)
-    known: list[str | None] = list(map(_CHECKSUMMED.get, strings))
-    if None not in known:
-        return cast("list[str]", known)
-    if known.count(None) == len(known):
-        positions: list[int] | None = None
-        todo = strings
-    else:
-        positions = list(compress(range(len(known)), map(is_, known, repeat(None))))
-        todo = list(map(strings.__getitem__, positions))
+    if _CHECKSUMMED.issuperset(strings):
+        return list(strings)
+    known = list(map(_CHECKSUMMED.__contains__, strings))
+    positions = None if not any(known) else list(compress(range(len(known)), map(not_, known)))
+    todo = strings if positions is None else list(map(strings.__getitem__, positions))
     computed = _checksum_many(todo)
     if computed is None:  # something malformed or a bad checksum: the one-by-one check reports it
         return list(map(normalize_address, listed))
-    if len(set(computed)) < len(computed):  # the same account twice: one string object for both
-        computed = list(map(dict(zip(computed, computed, strict=True)).__getitem__, computed))
     if len(_CHECKSUMMED) + len(computed) > _CHECKSUMMED_LIMIT:
         _CHECKSUMMED.clear()
-    remembered = computed[:_CHECKSUMMED_LIMIT]
-    _CHECKSUMMED.update(zip(remembered, remembered, strict=True))
+    _CHECKSUMMED.update(computed[:_CHECKSUMMED_LIMIT])
     if positions is None:
         return computed
+    normalized = list(strings)
     for position, checksummed in zip(positions, computed, strict=True):
-        known[position] = checksummed
-    return cast("list[str]", known)
+        normalized[position] = checksummed
+    return normalized
 
 
 def _checksum_many(accounts: list[str]) -> list[str] | None:
@@ -186,7 +180,9 @@ def _checksum_many(accounts: list[str]) -> list[str] | None:
     if (chars[:, 0] != ord("0")).any() or (chars[:, 1] != ord("x")).any() or (_HEX_VALUE[digits] > 15).any():
         return None
     lower = digits | 0x20  # digits have the 0x20 bit already; letters A-F become a-f
-    hashed = np.frombuffer(keccak_blob(lower.tobytes(), 40), dtype=np.uint8).reshape(count, 32)[:, :20]
+    hashed = np.frombuffer(keccak_blob(np.ascontiguousarray(lower), 40), dtype=np.uint8).reshape(count, 32)[
+        :, :20
+    ]
     nibbles = np.empty((count, 40), dtype=np.uint8)
     nibbles[:, 0::2] = hashed >> 4
     nibbles[:, 1::2] = hashed & 0x0F
@@ -195,11 +191,11 @@ def _checksum_many(accounts: list[str]) -> list[str] | None:
     has_upper = (digits < ord("a")) & (digits >= ord("A"))
     if (has_upper.any(axis=1) & (digits != checksummed).any(axis=1)).any():
         return None
-    out = np.empty((count, 42), dtype=np.uint8)
+    out = np.empty((count, 43), dtype=np.uint8)
     out[:, :2] = chars[:, :2]
-    out[:, 2:] = checksummed
-    text = out.tobytes().decode("ascii")
-    return list(map(text.__getitem__, map(slice, range(0, 42 * count, 42), range(42, 42 * count + 42, 42))))
+    out[:, 2:42] = checksummed
+    out[:, 42] = ord(" ")  # one split() of the whole text makes the million strings
+    return out.tobytes().decode("ascii").split()
 
 
 @contextmanager
@@ -293,7 +289,7 @@ def _fill_inner_nodes(nodes: npt.NDArray[np.uint8], leaves: int) -> None:
         left, right = pairs[:, :32], pairs[:, 32:]
         swap = left.view("S32") > right.view("S32")  # one column: each pair's order
         preimages = np.where(swap, np.concatenate((right, left), axis=1), pairs)
-        digests = keccak_blob(preimages.tobytes(), 64)
+        digests = keccak_blob(preimages, 64)
         nodes[start:stop] = np.frombuffer(digests, dtype=np.uint8).reshape(stop - start, 32)
         stop = start
 
@@ -346,17 +342,18 @@ def _root_over(descending: bytes) -> bytes:
     return root
 
 
-def _ascending(strings: list[str]) -> list[str]:
-    """``sorted(strings)``. Strings of one length in ASCII (accounts: ``0x`` and 40 hex digits) are
-    sorted by numpy as fixed-width byte strings, in the same order (code points are bytes there) and
-    about twice as fast as ``sorted``; equal strings are equal, whatever their order."""
+def _ascending_order(strings: list[str]) -> list[int]:
+    """The positions of ``strings`` in ascending order (equal strings in any order). Strings all of
+    one length and in ASCII (accounts: ``0x`` and 40 hex digits) are ordered by numpy as fixed-width
+    byte strings, the same order (code points are bytes there), and several times faster than
+    sorting the strings: moving a million string objects around costs a cache miss each."""
     if len(strings) > 1 and len(set(map(len, strings))) == 1:
         joined = "".join(strings)
         if joined.isascii():
-            width = len(strings[0])
-            order: list[int] = np.argsort(np.frombuffer(joined.encode("ascii"), dtype=f"S{width}")).tolist()
-            return list(map(strings.__getitem__, order))
-    return sorted(strings)
+            keys = np.frombuffer(joined.encode("ascii"), dtype=f"S{len(strings[0])}")
+            order: list[int] = np.argsort(keys).tolist()
+            return order
+    return sorted(range(len(strings)), key=strings.__getitem__)
 
 
 def _address_bytes(accounts: list[str]) -> npt.NDArray[np.uint8]:
@@ -392,15 +389,23 @@ def _raise_duplicate(accounts: Iterable[str]) -> None:
         seen.add(account)
 
 
-def _normalize_entries(entries: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+def _normalize_entries(
+    entries: Iterable[tuple[str, int]],
+) -> tuple[list[tuple[str, int]], list[str], list[int]]:
     """The entries with checksummed accounts, checked in order as a one-pass check would: each
-    entry's address, then whether its account came before, then its amount."""
+    entry's address, then whether its account came before, then its amount; and their accounts and
+    amounts as two lists."""
     listed = entries if type(entries) is list else list(entries)
-    normalized = _normalize_usual_entries(listed)
-    return _normalize_entries_one_by_one(listed) if normalized is None else normalized
+    usual = _normalize_usual_entries(listed)
+    if usual is not None:
+        return usual
+    normalized = _normalize_entries_one_by_one(listed)
+    return normalized, list(map(itemgetter(0), normalized)), list(map(itemgetter(1), normalized))
 
 
-def _normalize_usual_entries(entries: list[tuple[str, int]]) -> list[tuple[str, int]] | None:
+def _normalize_usual_entries(
+    entries: list[tuple[str, int]],
+) -> tuple[list[tuple[str, int]], list[str], list[int]] | None:
     """The usual input, ``(str, int)`` pairs of well-formed accounts and amounts, checked in C-level
     passes over the whole list; ``None`` for anything else, which the one-by-one check then reports
     exactly (duplicates are left to ``build``)."""
@@ -410,24 +415,26 @@ def _normalize_usual_entries(entries: list[tuple[str, int]]) -> list[tuple[str, 
     amounts = list(map(itemgetter(1), entries))
     if set(map(type, amounts)) != {int} or min(amounts) < 0 or max(amounts) >= _UINT256_LIMIT:
         return None
+    if set(map(type, accounts)) == {str} and _CHECKSUMMED.issuperset(accounts):
+        return entries, accounts, amounts  # already normal (the usual case): no new tuples
     try:
-        # A str found in the cache is its checksummed form (a str subclass equal to it normalises to
-        # it too); anything else not found (or unhashable) is checked by normalize_addresses.
-        known: list[str | None] = list(map(_CHECKSUMMED.get, accounts))
-    except TypeError:
+        checksummed = normalize_addresses(accounts)
+    except MerkleError:
         return None
-    if None in known:  # not met before in this process (or the cache was cleared)
-        try:
-            known = cast("list[str | None]", normalize_addresses(accounts))
-        except MerkleError:
-            return None
-    if all(map(is_, known, accounts)):
-        return entries  # already normal: no new tuples
-    return list(zip(cast("list[str]", known), amounts, strict=True))
+    if all(map(is_, checksummed, accounts)):
+        return entries, accounts, amounts
+    return list(zip(checksummed, amounts, strict=True)), checksummed, amounts
+
+
+def _may_repeat(addresses: npt.NDArray[np.uint8]) -> bool:
+    """Whether two of the 20-byte ``addresses`` (rows) may be equal: their first eight bytes are
+    (random addresses almost never share them; a set of the accounts then decides)."""
+    prefixes = np.sort(np.ascontiguousarray(addresses[:, :8]).view(">u8").ravel().astype(np.uint64))
+    return bool((prefixes[1:] == prefixes[:-1]).any())
 
 
 def _normalize_entries_one_by_one(entries: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    known = _CHECKSUMMED.get
+    known = _CHECKSUMMED.__contains__
     normalized: list[tuple[str, int]] = []
     append = normalized.append
     checksummed: str | None = None
@@ -435,9 +442,7 @@ def _normalize_entries_one_by_one(entries: list[tuple[str, int]]) -> list[tuple[
         for entry in entries:
             checksummed = None
             account, amount = entry
-            checksummed = known(account) if type(account) is str else None
-            if checksummed is None:
-                checksummed = normalize_address(account)
+            checksummed = account if type(account) is str and known(account) else normalize_address(account)
             if type(amount) is not int or not 0 <= amount < _UINT256_LIMIT:
                 _check_amount(amount)  # raises, or passes an int subclass other than bool
             # Reuse the caller's pair when it is already normal: a million fewer tuples.
@@ -481,17 +486,20 @@ class MerkleTree:
         """Build the tree; raises :class:`MerkleError` on empty input, a malformed address or
         amount, or an account listed twice (in any letter case)."""
         with _gc_paused():
-            normalized = _normalize_entries(entries)
+            normalized, accounts, amounts = _normalize_entries(entries)
             n = len(normalized)
             if n == 0:
                 raise MerkleError("a Merkle tree needs at least one entry")
             # The leaf preimage abi.encode(address, uint256) is two words: the address left-padded
             # with 12 zero bytes, then the amount; built for all leaves at once, and double-hashed.
-            accounts = list(map(itemgetter(0), normalized))
+            addresses = _address_bytes(accounts)
+            if _may_repeat(addresses) and len(set(accounts)) < n:
+                _raise_duplicate(accounts)
             preimages = np.zeros((n, 64), dtype=np.uint8)
-            preimages[:, 12:32] = _address_bytes(accounts)
-            preimages[:, 32:] = _uint256_words(list(map(itemgetter(1), normalized)))
-            leaves = keccak_blob(preimages.tobytes(), 64, rounds=2)
+            preimages[:, 12:32] = addresses
+            preimages[:, 32:] = _uint256_words(amounts)
+            del addresses, accounts, amounts
+            leaves = keccak_blob(preimages, 64, rounds=2)
             del preimages
 
             # Sorted leaves, stored from the end backwards: the leaf of rank r (ascending, ties in
@@ -505,9 +513,6 @@ class MerkleTree:
             indices[order] = np.arange(2 * n - 2, n - 2, -1, dtype=np.intp)
             built = cls(tuple(normalized), tuple(_node_list(nodes)), tuple(indices.tolist()))
             object.__setattr__(built, "_nodes", nodes)
-            # Accounts in strictly ascending order (as settlement lists them) are distinct.
-            if not all(map(str.__lt__, accounts, islice(accounts, 1, None))) and len(set(accounts)) < n:
-                _raise_duplicate(accounts)
         return built
 
     @property
