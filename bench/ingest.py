@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the load runs at most")
     parser.add_argument("--cars", type=int, default=500, help="registered Ed25519 cars")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
-    parser.add_argument("--max-reports", type=int, default=60_000, help="reports pre-generated at most")
+    parser.add_argument("--max-reports", type=int, default=150_000, help="reports pre-generated at most")
     parser.add_argument("--verify-seconds", type=float, default=3.0, help="length of the bound measurement")
     args = parser.parse_args(argv)
     figures = run(args.seconds, args.cars, args.clients, args.max_reports, args.verify_seconds)
