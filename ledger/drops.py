@@ -13,7 +13,8 @@ Invariants:
   carry) and the floor dust carried is less than the number of accounts with points.
 * The result depends on the *set* of inputs, never on their order: cars are drawn in ascending
   order of their id's UTF-8 bytes, ownership is looked up by slot, and the inputs root sorts its
-  leaves (OpenZeppelin ``StandardMerkleTree`` layout).
+  leaves (OpenZeppelin ``StandardMerkleTree`` layout). (Only the iteration order of co-creation
+  credits follows the order of the points given; no amount does.)
 * A car of zero weight never wins; a car of positive weight must have an owner from the epoch's
   first slot on, so every share it wins has exactly one beneficiary (the owner at that slot).
 * Accounts are held in EIP-55 checksummed form (validated on construction of the inputs), so
@@ -42,14 +43,13 @@ import numpy.typing as npt
 from sha3 import keccak_256
 
 from ledger.errors import ValidationError
-from ledger.hashing import keccak_blob, keccak_blob_later, keccak_each, keccak_each_later
+from ledger.hashing import Pending, keccak_blob, keccak_blob_later, keccak_each, keccak_each_later
 
 # The private names are merkle's verified-address cache and tree helpers, shared by design.
 from ledger.merkle import (
     _CHECKSUMMED,
     MerkleError,
     _address_bytes,
-    _ascending_order,
     _gc_paused,
     _root_over,
     _sorted_descending,
@@ -290,6 +290,13 @@ class PointsInput:
 def normalize_weight(valid_metres: int, cap_metres: int = WEIGHT_CAP_METRES) -> int:
     """A car's draw weight from its valid trailing-720-hour mileage: linear up to the cap, flat
     beyond it, so that stones do not reward wasteful driving. The cap goes into the manifest."""
+    if (
+        type(valid_metres) is int
+        and type(cap_metres) is int
+        and 0 <= valid_metres < _UINT256_LIMIT
+        and 1 <= cap_metres < _UINT256_LIMIT
+    ):
+        return min(valid_metres, cap_metres)  # the checks' fast paths inlined: called once a car
     _check_uint("valid_metres", valid_metres)
     _check_uint("cap_metres", cap_metres, minimum=1)
     return min(valid_metres, cap_metres)
@@ -392,9 +399,25 @@ def inputs_root(
 
     Raises :class:`ValidationError` on a duplicate car id, two spans of one car from the same
     slot, or an account listed twice in ``points``: each would make the inputs ambiguous."""
+    car_ids = list(map(attrgetter("car_id"), cars))
+    # A car's id hash is shared by its weight leaf and its ownership leaves: hashed once, by the
+    # worker process while this one checks the inputs and lays out the other words of the leaves.
+    car_keys = keccak_each_later(list(map(str.encode, car_ids)))
+    try:
+        return _inputs_root(cars, ownership, points, car_ids, car_keys)
+    finally:
+        car_keys.result()  # collected even when the inputs are refused
+
+
+def _inputs_root(
+    cars: Sequence[CarInput],
+    ownership: Sequence[OwnershipSpan],
+    points: Sequence[PointsInput],
+    car_ids: list[str],
+    car_keys: Pending,
+) -> bytes:
     # No garbage collection while the million-element lists and tuples are made: none is garbage.
     with _gc_paused():
-        car_ids = list(map(attrgetter("car_id"), cars))
         _require_unique("car id", car_ids)
         span_ids = list(map(attrgetter("car_id"), ownership))
         # Spans listed like the cars (one a car, in the same order: the usual epoch, and no pass over
@@ -407,8 +430,6 @@ def inputs_root(
         # The same leaves as car_weight_leaf, ownership_leaf and points_leaf, for all inputs at once:
         # preimages laid out as numpy rows of 32-byte words and hashed as batches (ledger.hashing),
         # with the worker process hashing one batch while this process lays out (or hashes) another.
-        # A car's id hash is shared by its weight leaf and its ownership leaves: hash it once.
-        car_keys = keccak_each_later(list(map(str.encode, car_ids)))
         try:
             points_rows = _leaf_rows(len(points), 96, LEAF_POINTS)
             points_rows[:, 44:64] = _address_bytes(accounts)
@@ -739,19 +760,17 @@ def split_cocreation(epoch: int, points: Sequence[PointsInput], carry_in: int) -
     """Pro-rata split of the epoch's co-creation budget by points; floor dust (fewer base units
     than accounts with points) and the whole budget of a pointless epoch carry forward.
 
+    ``credits`` lists the accounts in the order of ``points`` (settlement's are sorted by account, as
+    ``EpochInputs`` stores them); what each account gets does not depend on that order.
+
     Raises :class:`ValidationError` when an account is listed twice."""
     _check_uint("epoch", epoch)
     _check_uint("carry_in", carry_in)
     with _gc_paused():
-        listed = list(map(attrgetter("account"), points))
-        order = _ascending_order(listed)
-        accounts = list(map(listed.__getitem__, order))
-        if any(map(eq, accounts, islice(accounts, 1, None))):
-            _require_unique("points account", listed)
-        del listed
-        listed_points = list(map(attrgetter("points"), points))
-        shares = list(map(listed_points.__getitem__, order))
-        del order, listed_points
+        accounts = list(map(attrgetter("account"), points))
+        if len(set(accounts)) < len(accounts):
+            _require_unique("points account", accounts)
+        shares = list(map(attrgetter("points"), points))
     slot_range = epoch_slots(epoch)
     emission = available(Pool.COCREATION, slot_range.stop) - available(Pool.COCREATION, slot_range.start)
     budget = emission + carry_in

@@ -234,6 +234,9 @@ class _Batch:
 
 
 def _list_batch(messages: list[bytes], rounds: int) -> _Batch:
+    if len(set(map(len, messages))) == 1 and messages[0]:  # all one length: sent as a blob
+        width = len(messages[0])
+        return _blob_batch(memoryview(b"".join(messages)), width, rounds, 0, len(messages))
     lengths = np.fromiter(map(len, messages), dtype="<u4", count=len(messages)).tobytes()
     payload = b"".join(messages)
     header = _HEADER.pack(0, rounds, len(messages), len(payload))

@@ -60,40 +60,53 @@ class EpochInputs:
         what the first bad row raises."""
         return cls(
             cars=_rows(
-                data["cars"],
-                2,
-                lambda c, w: CarInput.batch(list(map(str, c)), list(map(int, w))),
-                lambda c, w: CarInput(str(c), int(w)),
+                data["cars"], 2, lambda c, w: CarInput.batch(list(map(str, c)), list(map(int, w))), _car
             ),
             ownership=_rows(
                 data["ownership"],
                 3,
                 lambda c, a, s: OwnershipSpan.batch(list(map(str, c)), list(map(str, a)), list(map(int, s))),
-                lambda c, a, s: OwnershipSpan(str(c), str(a), int(s)),
+                _span,
             ),
             points=_rows(
                 data["points"],
                 2,
                 lambda a, p: PointsInput.batch(list(map(str, a)), list(map(int, p))),
-                lambda a, p: PointsInput(str(a), int(p)),
+                _points,
             ),
         )
+
+
+def _car(row: Any) -> CarInput:
+    car_id, weight = row
+    return CarInput(str(car_id), int(weight))
+
+
+def _span(row: Any) -> OwnershipSpan:
+    car_id, account, from_slot = row
+    return OwnershipSpan(str(car_id), str(account), int(from_slot))
+
+
+def _points(row: Any) -> PointsInput:
+    account, points = row
+    return PointsInput(str(account), int(points))
 
 
 def _rows(
     rows: Any,
     width: int,
     by_columns: Callable[..., Sequence[_Row]],
-    by_row: Callable[..., _Row],
+    by_row: Callable[[Any], _Row],
 ) -> tuple[_Row, ...]:
-    """``tuple(by_row(*row) for row in rows)``, made by ``by_columns`` from the columns when ``rows`` is
-    a list of lists (or tuples) of ``width`` items and the conversions succeed."""
+    """``tuple(map(by_row, rows))``, made by ``by_columns`` from the columns when ``rows`` is a list of
+    lists (or tuples) of ``width`` items and the conversions succeed; otherwise row by row, which
+    raises what the first bad row raises."""
     if type(rows) is list and not set(map(type, rows)) - {list, tuple} and set(map(len, rows)) <= {width}:
         try:
             return tuple(by_columns(*(list(map(itemgetter(i), rows)) for i in range(width))))
         except (TypeError, ValueError):
             pass  # a bad row: reported as the row-by-row reading reports it
-    return tuple(by_row(*row) for row in rows)
+    return tuple(map(by_row, rows))
 
 
 class PoolOutcome(Protocol):

@@ -287,8 +287,10 @@ def _fill_inner_nodes(nodes: npt.NDArray[np.uint8], leaves: int) -> None:
         start = stop // 2
         pairs = nodes[2 * start + 1 : 2 * stop + 1].reshape(stop - start, 64)
         left, right = pairs[:, :32], pairs[:, 32:]
-        swap = left.view("S32") > right.view("S32")  # one column: each pair's order
-        preimages = np.where(swap, np.concatenate((right, left), axis=1), pairs)
+        swapped = np.flatnonzero(left.view("S32") > right.view("S32"))  # pairs out of order
+        preimages = pairs.copy()
+        preimages[swapped, :32] = right[swapped]
+        preimages[swapped, 32:] = left[swapped]
         digests = keccak_blob(preimages, 64)
         nodes[start:stop] = np.frombuffer(digests, dtype=np.uint8).reshape(stop - start, 32)
         stop = start
@@ -340,20 +342,6 @@ def _root_over(descending: bytes) -> bytes:
     """The root (node 0) of :func:`_node_array`."""
     root: bytes = _node_array(descending)[:1].tobytes()
     return root
-
-
-def _ascending_order(strings: list[str]) -> list[int]:
-    """The positions of ``strings`` in ascending order (equal strings in any order). Strings all of
-    one length and in ASCII (accounts: ``0x`` and 40 hex digits) are ordered by numpy as fixed-width
-    byte strings, the same order (code points are bytes there), and several times faster than
-    sorting the strings: moving a million string objects around costs a cache miss each."""
-    if len(strings) > 1 and len(set(map(len, strings))) == 1:
-        joined = "".join(strings)
-        if joined.isascii():
-            keys = np.frombuffer(joined.encode("ascii"), dtype=f"S{len(strings[0])}")
-            order: list[int] = np.argsort(keys).tolist()
-            return order
-    return sorted(range(len(strings)), key=strings.__getitem__)
 
 
 def _address_bytes(accounts: list[str]) -> npt.NDArray[np.uint8]:

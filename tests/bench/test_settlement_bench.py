@@ -21,6 +21,7 @@ from bench.settlement import (
     text,
 )
 from ledger.merkle import MerkleTree, proof_from_nodes
+from ledger.settlement import cumulative_entries
 
 ACCOUNTS = 2_000
 WALKS = 300
@@ -125,3 +126,21 @@ def test_report_is_json_and_renders(run: EpochRun) -> None:
     for rendered in (markdown(data), text(data)):
         for name in PHASES:
             assert name in rendered
+
+
+def test_cumulative_entries_sum_every_source_and_keep_positive_totals() -> None:
+    rng = random.Random(5)
+    accounts = [f"0x{i:040x}" for i in range(60)]
+    previous = {a: rng.randrange(0, 10**21) for a in accounts[:40]}
+    driving = {a: rng.randrange(1, 10**18) for a in rng.sample(accounts, 5)}
+    cocreation = [(a, rng.randrange(1, 10**20)) for a in accounts[30:]]
+    repeated = [(accounts[0], 3), (accounts[0], 4), (accounts[59], 0)]  # an account twice in one source
+    expected: dict[str, int] = {}
+    for source in (previous.items(), driving.items(), cocreation, repeated):
+        for account, amount in source:
+            expected[account] = expected.get(account, 0) + amount
+    entries = cumulative_entries(previous, driving, iter(cocreation), repeated)
+    assert len(entries) == len({a for a, _ in entries})
+    assert dict(entries) == {a: v for a, v in expected.items() if v > 0}
+    assert cumulative_entries() == []
+    assert cumulative_entries({accounts[0]: 0}) == []

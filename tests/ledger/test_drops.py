@@ -41,8 +41,10 @@ from ledger.drops import (
     tree_of_leaves,
 )
 from ledger.errors import ValidationError
+from ledger.manifest import EpochInputs
 from ledger.merkle import MerkleTree, leaf_hash, normalize_address
 from ledger.schedule import SLOTS_PER_EPOCH, SLOTS_PER_ERA, UNIT, Pool, available, epoch_slots
+from tests.ledger.test_hashing import parallel_split
 
 ALICE = normalize_address("0x" + "a1" * 20)
 BOB = normalize_address("0x" + "b2" * 20)
@@ -609,3 +611,161 @@ def test_cocreation_split_never_exceeds_the_budget(
     shuffled = list(points)
     rnd.shuffle(shuffled)
     assert split_cocreation(epoch, shuffled, carry_in) == result
+
+
+# --- batch construction and the parallel hashing of the inputs root ------------------------------------
+
+
+def made_one_by_one(make: object, *columns: list[object]) -> list[object] | tuple[type[Exception], str]:
+    """The objects a constructor makes one row at a time, or the type and message of its first error."""
+    try:
+        return [make(*row) for row in zip(*columns, strict=True)]  # type: ignore[operator]
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+def made_in_batch(batch: object, *columns: list[object]) -> list[object] | tuple[type[Exception], str]:
+    try:
+        return list(batch(*columns))  # type: ignore[operator]
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+car_id_values = st.one_of(
+    st.text(min_size=1, max_size=12),
+    st.sampled_from(["", "car-\ud800", None, 5, b"car"]),
+    st.text(alphabet="abc-0123", min_size=1, max_size=8),
+)
+uint_values = st.one_of(st.integers(0, 2**256 - 1), st.sampled_from([-1, 2**256, True, 1.0, "7", None]))
+account_values = st.one_of(
+    st.sampled_from([*ACCOUNTS, ALICE.lower(), "0x" + "BB" * 20, "0x" + "b2" * 19, ALICE[:-1] + "!", 3]),
+    st.binary(min_size=20, max_size=20).map(lambda raw: "0x" + raw.hex()),
+)
+
+
+def rows_of(*values: st.SearchStrategy[object]) -> st.SearchStrategy[list[list[object]]]:
+    """Columns of one length: mostly valid rows, sometimes a bad field."""
+    return st.lists(st.tuples(*values), max_size=15).map(
+        lambda rows: [list(c) for c in zip(*rows, strict=True)]
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows_of(
+        st.text(alphabet="abc-0123", min_size=1, max_size=8) | car_id_values,
+        st.integers(0, 10**9) | uint_values,
+    )
+)
+def test_car_inputs_made_in_batch_equal_those_made_one_by_one(columns: list[list[object]]) -> None:
+    columns = columns or [[], []]
+    assert made_in_batch(CarInput.batch, *columns) == made_one_by_one(CarInput, *columns)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows_of(
+        st.text(alphabet="xyz-9", min_size=1, max_size=6) | car_id_values,
+        st.sampled_from(ACCOUNTS) | account_values,
+        st.integers(0, 10**6) | uint_values,
+    )
+)
+def test_spans_made_in_batch_equal_those_made_one_by_one(columns: list[list[object]]) -> None:
+    columns = columns or [[], [], []]
+    assert made_in_batch(OwnershipSpan.batch, *columns) == made_one_by_one(OwnershipSpan, *columns)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows_of(st.sampled_from(ACCOUNTS) | account_values, st.integers(0, 10**6) | uint_values))
+def test_points_made_in_batch_equal_those_made_one_by_one(columns: list[list[object]]) -> None:
+    columns = columns or [[], []]
+    made = made_in_batch(PointsInput.batch, *columns)
+    assert made == made_one_by_one(PointsInput, *columns)
+    if isinstance(made, list):
+        assert all(entry.account == normalize_address(entry.account) for entry in made)  # type: ignore[attr-defined]
+
+
+def test_batch_columns_of_different_lengths_are_refused() -> None:
+    with pytest.raises(ValueError, match="columns of different lengths"):
+        CarInput.batch(["car-1"], [1, 2])
+    with pytest.raises(ValueError, match="columns of different lengths"):
+        OwnershipSpan.batch(["car-1"], [ALICE], [])
+
+
+@DRAW_SETTINGS
+@given(fleets(), points_tables, st.booleans())
+def test_inputs_root_hashed_with_the_worker_equals_the_serial_root(
+    fleet: Fleet, points: list[PointsInput], strays: bool
+) -> None:
+    spans = [*fleet.spans, OwnershipSpan("stray-car", ALICE, 3)] if strays else list(fleet.spans)
+    with parallel_split(10**9):
+        serial = inputs_root(fleet.cars, spans, points)
+    with parallel_split():
+        assert inputs_root(fleet.cars, spans, points) == serial
+    leaves = [car_weight_leaf(c) for c in fleet.cars] + [ownership_leaf(s) for s in spans]
+    assert serial == root_of_leaves(leaves + [points_leaf(p) for p in points])
+
+
+def read_inputs(data: dict[str, object]) -> EpochInputs | tuple[type[Exception], str]:
+    try:
+        return EpochInputs.from_json(data)
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+def read_inputs_row_by_row(data: dict[str, object]) -> EpochInputs | tuple[type[Exception], str]:
+    """``EpochInputs.from_json`` as it was: a constructor call per row."""
+    try:
+        return EpochInputs(
+            cars=tuple(CarInput(str(c), int(w)) for c, w in data["cars"]),  # type: ignore[attr-defined]
+            ownership=tuple(
+                OwnershipSpan(str(c), str(a), int(s))
+                for c, a, s in data["ownership"]  # type: ignore[attr-defined]
+            ),
+            points=tuple(PointsInput(str(a), int(p)) for a, p in data["points"]),  # type: ignore[attr-defined]
+        )
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+json_field = st.one_of(
+    st.integers(0, 10**30).map(str), st.integers(0, 10**6), st.sampled_from(["-1", "x", "", None, 1.5, [1]])
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["car-1", "car-2", "", "car-\u00e9"]), json_field), max_size=4),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["car-1", "car-3"]),
+            st.sampled_from([*ACCOUNTS, "0xbad", ALICE.lower()]),
+            json_field,
+        ),
+        max_size=4,
+    ),
+    st.lists(st.tuples(st.sampled_from([*ACCOUNTS, "nope"]), json_field), max_size=4),
+    st.sampled_from([None, "short row", "dict row"]),
+)
+def test_inputs_read_from_json_by_columns_equal_those_read_row_by_row(
+    cars: list[tuple[object, ...]],
+    ownership: list[tuple[object, ...]],
+    points: list[tuple[object, ...]],
+    odd: str | None,
+) -> None:
+    spans: list[object] = [list(row) for row in ownership]
+    if odd == "short row":
+        spans.append(["car-1", ALICE])
+    data: dict[str, object] = {
+        "cars": [list(row) for row in cars],
+        "ownership": spans,
+        "points": [list(row) for row in points],
+    }
+    if odd == "dict row":
+        data["points"] = [{"account": ALICE}]
+    assert read_inputs(data) == read_inputs_row_by_row(data)
+    fixed = read_inputs(data)
+    if isinstance(fixed, EpochInputs):
+        again = read_inputs(fixed.to_json())
+        assert isinstance(again, EpochInputs)
+        assert again.to_json() == fixed.to_json()  # stored sorted
