@@ -5,28 +5,35 @@ Run ``python -m bench.settlement --accounts 1000000`` (a table), ``--json`` (one
 functions ``ledger.settlement`` calls, never a copy:
 
 * ``random data``: the synthetic raw values (N random 20-byte accounts in lowercase hex, car ids,
-  mileage, ownership start slots, co-creation points, the previous epoch's cumulative entitlements);
-* ``accounts``: each account checksummed once (``ledger.merkle.normalize_address``), as the store
-  holds them, and the previous cumulative entitlement keyed by it;
+  mileage, ownership start slots, co-creation points, the previous epoch's cumulative entitlements),
+  the strings made with numpy and the integers drawn by numpy's generator;
+* ``accounts``: every account checksummed (``ledger.merkle.normalize_addresses``, which checks and
+  checksums them together, as the store holds them), and the previous cumulative entitlement keyed
+  by it; the first large batch also starts ``ledger.hashing``'s worker process, once;
 * ``inputs``: N ``CarInput`` (random valid mileage through ``normalize_weight``), N ``OwnershipSpan``
-  (a distinct owner per car) and N ``PointsInput`` (every account earned co-creation points), which
-  validate their fields, as ``EpochInputs.from_json`` rebuilds them for each settlement step;
+  (a distinct owner per car) and N ``PointsInput`` (every account earned co-creation points), made
+  and validated by ``CarInput.batch`` and its kin, what ``EpochInputs.from_json`` calls to rebuild
+  them for each settlement step;
 * ``inputs_root``, ``epoch_seed``, ``draw_driving`` and ``split_cocreation``, as the settlement's
   "inputs fixed" and "allocated" steps run them;
-* ``cumulative``: previous cumulative plus both pools' credits, sorted into the tree's entries: the
-  few lines of ``Settlement._build_tree`` that do this over database rows, restated over dicts (the
-  one phase that is not a call into the ledger);
+* ``cumulative``: ``ledger.settlement.cumulative_entries``, previous cumulative plus both pools'
+  credits, which ``Settler._build_tree`` calls over its database rows;
 * ``tree``: ``MerkleTree.build`` over the N entries;
-* ``node blob``: ``b"".join(tree.tree)``, what the settlement stores, and ``proof walks``: proofs of
-  randomly chosen accounts walked from that blob with ``proof_from_nodes``, as claim tickets are made;
+* ``node blob``: ``tree.nodes``, the concatenated nodes the settlement stores (kept from the build),
+  and ``proof walks``: proofs of randomly chosen accounts walked from that blob with
+  ``proof_from_nodes``, as claim tickets are made;
 * ``all proofs``: ``tree.proofs()`` for every account, which the settlement does *not* use; timed for
   comparison and kept out of the total.
 
-Each phase reports wall seconds (``time.perf_counter``) and CPU seconds (``time.process_time``): on a
-shared machine the CPU figure is the one to compare between runs. Peak memory is the process's
-``ru_maxrss`` after each phase. The run also hashes the same messages through safe-pysha3's
-``keccak_256`` (what ``ledger.merkle.keccak256`` calls) and through eth-hash's automatic backend (which
-picks pycryptodome when both are installed), so that the backend choice is measured, not asserted.
+Large keccak batches are split between this process and one worker process (``ledger.hashing``; off
+with ``YUANSHI_HASH_WORKERS=0``), as in settlement. Each phase reports wall seconds
+(``time.perf_counter``) and CPU seconds: ``time.process_time`` plus the worker's CPU time, so the
+hashing the worker does is counted too. On a shared machine the CPU figure is the one to compare
+between runs. Peak memory is this process's ``ru_maxrss`` after each phase (the worker holds only
+the batch it is hashing). The run also hashes the same messages through safe-pysha3's ``keccak_256``
+(what ``ledger.merkle.keccak256`` and ``ledger.hashing`` call) and through eth-hash's automatic
+backend (which picks pycryptodome when both are installed), so that the backend choice is measured,
+not asserted.
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ from ledger.drops import (
     normalize_weight,
     split_cocreation,
 )
-from ledger.hashing import worker_cpu_seconds
+from ledger.hashing import worker_cpu_seconds, worker_peak_bytes
 from ledger.merkle import MerkleTree, keccak256, normalize_addresses, proof_from_nodes
 from ledger.schedule import epoch_slots
 from ledger.settlement import cumulative_entries
@@ -98,6 +105,7 @@ class EpochRun:
     nodes: bytes = b""
     walked: list[tuple[str, list[bytes]]] = field(default_factory=list)
     all_proofs: dict[str, list[bytes]] | None = None
+    worker_peak: int = 0
 
     @property
     def total_wall(self) -> float:
@@ -110,6 +118,11 @@ class EpochRun:
     @property
     def peak_rss(self) -> int:
         return max((p.peak_rss for p in self.phases), default=peak_rss())
+
+    @property
+    def worker_peak_rss(self) -> int:
+        """The hash worker process's peak resident set (0 if none ran), read at the end of the run."""
+        return self.worker_peak
 
 
 def peak_rss() -> int:
@@ -213,6 +226,7 @@ def run_epoch(
     if all_proofs:
         with _timed(run, "all proofs"):
             run.all_proofs = tree.proofs()
+    run.worker_peak = worker_peak_bytes()
     return run
 
 
@@ -265,11 +279,12 @@ def report(run: EpochRun, keccak: dict[str, float], hashes: int, load_before: st
         "total_cpu": round(run.total_cpu, 3),
         "total_excludes": sorted(COMPARISON_PHASES),
         "peak_rss_bytes": run.peak_rss,
+        "worker_peak_rss_bytes": run.worker_peak_rss,
         "peak_rss_by_phase": {p.name: p.peak_rss for p in run.phases},
         "keccak_hashes": hashes,
         "keccak_cpu": {name: round(s, 3) for name, s in keccak.items()},
         "proof_walks": len(run.walked),
-        "targets_met": run.total_wall < TARGET_SECONDS and run.peak_rss < TARGET_BYTES,
+        "targets_met": run.total_wall < TARGET_SECONDS and run.peak_rss + run.worker_peak_rss < TARGET_BYTES,
         "load_before": load_before,
         "load_after": _load(),
     }
@@ -298,6 +313,7 @@ def markdown(data: dict[str, Any]) -> str:
     lines.append("|---|---:|")
     lines.extend(f"| {name} | {s:.2f} |" for name, s in data["keccak_cpu"].items())
     lines.append("")
+    lines.append(f"Hash worker process peak RSS: {_mib(data['worker_peak_rss_bytes'])}.")
     lines.append(f"Load average before: {data['load_before']}; after: {data['load_after']}.")
     return "\n".join(lines) + "\n"
 
@@ -315,7 +331,8 @@ def text(data: dict[str, Any]) -> str:
     lines.append(f"keccak, {data['keccak_hashes']:,} hashes of 64 bytes (CPU s):")
     lines.extend(f"  {name:<52}{s:>7.2f}" for name, s in data["keccak_cpu"].items())
     met = "met" if data["targets_met"] else "MISSED"
-    lines.append(f"target (< {TARGET_SECONDS:.0f} s wall, < 4 GiB peak): {met}")
+    lines.append(f"target (< {TARGET_SECONDS:.0f} s wall, < 4 GiB peak with the worker's): {met}")
+    lines.append(f"hash worker process peak RSS: {_mib(data['worker_peak_rss_bytes'])}")
     lines.append(f"load average before: {data['load_before']}; after: {data['load_after']}")
     return "\n".join(lines) + "\n"
 

@@ -51,6 +51,7 @@ __all__ = [
     "parallel_available",
     "shutdown",
     "worker_cpu_seconds",
+    "worker_peak_bytes",
 ]
 
 # Below this many hashes (messages x rounds) a batch is hashed here: starting the worker costs a few
@@ -196,6 +197,22 @@ def shutdown() -> None:
 
 
 atexit.register(shutdown)
+
+
+def worker_peak_bytes() -> int:
+    """The running worker process's peak resident set (``VmHWM``) in bytes, 0 without one (Linux's
+    ``/proc``; 0 elsewhere)."""
+    worker = _state.worker
+    if worker is None:
+        return 0
+    try:
+        with open(f"/proc/{worker.pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024  # reported in kB
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def worker_cpu_seconds() -> float:

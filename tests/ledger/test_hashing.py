@@ -137,10 +137,12 @@ def test_shutdown_stops_the_worker_and_a_later_batch_starts_another() -> None:
         first = hashing._state.worker
         assert first is not None
         assert hashing.worker_cpu_seconds() >= 0.0
+        assert hashing.worker_peak_bytes() > 0
         hashing.shutdown()
         assert first.poll() is not None  # exited
         assert hashing._state.worker is None
         assert hashing.worker_cpu_seconds() == 0.0
+        assert hashing.worker_peak_bytes() == 0
         assert keccak_each(batch) == reference(batch)
         assert hashing._state.worker is not None
         assert hashing._state.worker is not first
