@@ -17,11 +17,13 @@ Invariants:
   passed off as a leaf (no second-preimage forgery from a 64-byte pair of children).
 
 Speed (``bench/settlement.py`` builds a 1,000,000-account tree): keccak256 is safe-pysha3's
-``keccak_256`` called directly; EIP-55 checksums are computed with two byte translations, and
-addresses already verified are remembered (a bounded cache, cleared when full), since settlement
-meets each account several times; leaves are built and hashed in C-level ``map`` passes, sorted as
-fixed-width byte strings by numpy, and the inner nodes hashed a level-run at a time; the garbage
-collector is paused while the million containers are made (none of them is garbage).
+``keccak_256``, and batches go through :mod:`ledger.hashing` (split with a worker process when large);
+EIP-55 checksums of many addresses are computed together with numpy (:func:`normalize_addresses`),
+and addresses already verified are remembered (a bounded set, cleared when full), since settlement
+meets each account several times; leaf preimages are numpy rows of words, leaves are sorted by numpy,
+and each run of inner nodes is laid out by numpy and hashed as one batch; the node blob is kept, and
+the account index made on first use; the garbage collector is paused while the million containers are
+made (none of them is garbage).
 """
 
 from __future__ import annotations
