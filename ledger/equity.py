@@ -297,7 +297,7 @@ def snapshot(session: Session, relay: Relay, round_id: int, now: int, *, rebuild
         root="0x" + tree.root.hex(),
         total_eligible=sum(balances.values()),
         holders=len(balances),
-        nodes=b"".join(tree.tree),
+        nodes=tree.nodes,
         created_at=now,
     )
     session.add(row)
