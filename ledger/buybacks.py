@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ledger import eip712
-from ledger.chain.views import SentTx, checksum, receipt_events
+from ledger.chain.views import SentTx, receipt_events
 from ledger.errors import ConflictError, NotFoundError, SignatureError, ValidationError
 from ledger.relay import Relay
 from ledger.schedule import UNIT
@@ -148,23 +148,18 @@ def close_buyback(relay: Relay, buyback_id: int, to: str) -> tuple[BuybackView, 
     view = get_buyback(relay, buyback_id)
     vault = relay.system.vault
     if view.closed:
-        closed = relay.logs(vault.events.BuybackClosed(), {"buybackId": buyback_id})
-        if not closed:
-            raise ConflictError(f"buy-back {buyback_id} is closed, but its BuybackClosed event was not found")
-        done = closed[-1].args
-        earlier, refund = checksum(done["to"]), int(done["refund"])
+        missing = f"buy-back {buyback_id} is closed, but its BuybackClosed event was not found"
+        filters = {"buybackId": buyback_id}
+        earlier, refund, tx = relay.earlier_payout(vault.events.BuybackClosed(), filters, "refund", missing)
         if earlier != payee:
             raise ConflictError(
                 f"buy-back {buyback_id} was closed already: {refund} base units refunded to {earlier} "
-                f"(tx {closed[-1].tx_hash}); a window is closed once (NotClosable)"
+                f"(tx {tx}); a window is closed once (NotClosable)"
             )
         return view, BuybackClose(buyback_id, payee, refund, None)
-    now = relay.now()
-    if now + 1 < view.end:  # mined in a later block: at now + 1 at the earliest
-        raise ConflictError(
-            f"buy-back {buyback_id} can be closed from the end of its window, {view.end}, on "
-            f"(chain time {now}) (NotClosable)"
-        )
+    relay.require_reached(
+        view.end, f"buy-back {buyback_id} can be closed from the end of its window, {view.end}, on"
+    )
     sent = relay.send_as(vault.functions.closeBuyback(buyback_id, payee), relay.system.roles.treasurer)
     refund = int(receipt_events(vault.events.BuybackClosed(), sent)[0]["refund"])
     return get_buyback(relay, buyback_id), BuybackClose(buyback_id, payee, refund, sent)

@@ -201,23 +201,21 @@ def sweep_round(relay: Relay, round_id: int, to: str) -> tuple[RoundView, RoundS
     view = get_round(relay, round_id)
     vault = relay.system.vault
     if view.swept:
-        swept = relay.logs(vault.events.RoundSwept(), {"roundId": round_id})
-        if not swept:
-            raise ConflictError(f"round {round_id} was swept, but its RoundSwept event was not found")
-        done = swept[-1].args
-        earlier, amount = views.checksum(done["to"]), int(done["amount"])
+        missing = f"round {round_id} was swept, but its RoundSwept event was not found"
+        earlier, amount, tx = relay.earlier_payout(
+            vault.events.RoundSwept(), {"roundId": round_id}, "amount", missing
+        )
         if earlier != payee:
             raise ConflictError(
                 f"round {round_id} was swept already: {amount} base units to {earlier} "
-                f"(tx {swept[-1].tx_hash}); a round is swept once (NotClosable)"
+                f"(tx {tx}); a round is swept once (NotClosable)"
             )
         return view, RoundSweep(round_id, payee, amount, None)
-    now = relay.now()
-    if now + 1 < view.claim_deadline:  # mined in a later block: at now + 1 at the earliest
-        raise ConflictError(
-            f"round {round_id} can be swept from its claim deadline {view.claim_deadline} on; "
-            f"claims are open until then (chain time {now}) (NotClosable)"
-        )
+    relay.require_reached(
+        view.claim_deadline,
+        f"round {round_id} can be swept from its claim deadline {view.claim_deadline} on; "
+        "claims are open until then",
+    )
     sent = relay.send_as(vault.functions.sweep(round_id, payee), relay.system.roles.treasurer)
     amount = int(receipt_events(vault.events.RoundSwept(), sent)[0]["amount"])
     return get_round(relay, round_id), RoundSweep(round_id, payee, amount, sent)

@@ -174,6 +174,24 @@ class Relay:
         """Every ``event`` log since the system was deployed."""
         return views.event_logs(event, self.system.deployed_at_block, None, filters)
 
+    def earlier_payout(
+        self, event: Any, filters: dict[str, Any], amount: str, missing: str
+    ) -> tuple[str, int, str]:
+        """Payee, amount (the log's ``amount`` argument) and transaction of the last ``event`` log matching
+        ``filters``: a vault payout that happens once, asked about again. :class:`ConflictError` ``missing``
+        when the vault says it happened but no log says to whom."""
+        found = self.logs(event, filters)
+        if not found:
+            raise ConflictError(missing)
+        return views.checksum(found[-1].args["to"]), int(found[-1].args[amount]), found[-1].tx_hash
+
+    def require_reached(self, due: int, refusal: str) -> None:
+        """:class:`ConflictError` ``refusal`` unless a transaction sent now is mined at ``due`` or later: in a
+        later block than the latest, so at chain time + 1 at the earliest."""
+        now = self.now()
+        if now + 1 < due:
+            raise ConflictError(f"{refusal} (chain time {now}) (NotClosable)")
+
     def fund_from_treasurer(self, spender: str, amount: int) -> list[SentTx]:
         """Lets ``spender`` pull ``amount`` settlement tokens from the treasurer (approving only if needed),
         after checking the treasurer holds them, so a doomed funding never leaves an approval behind."""
