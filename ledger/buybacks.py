@@ -25,7 +25,7 @@ from typing import Any, Final
 from ledger import eip712
 from ledger.chain.views import SentTx, receipt_events
 from ledger.errors import ConflictError, NotFoundError, SignatureError, ValidationError
-from ledger.relay import Relay
+from ledger.relay import UINT64, Relay, check_uint
 from ledger.schedule import UNIT
 from ledger.vehicles import check_time, checksum_account
 
@@ -50,8 +50,6 @@ SELLBACK_FIELDS: Final = [
     ("nonce", "uint256"),
     ("deadline", "uint256"),
 ]
-_UINT64: Final = 2**64
-_UINT256: Final = 2**256
 
 
 @dataclass(frozen=True)
@@ -87,12 +85,6 @@ class BuybackClose:
     tx: SentTx | None
 
 
-def _check_uint(name: str, value: object, limit: int = _UINT256, low: int = 0) -> int:
-    if type(value) is not int or not low <= value < limit:
-        raise ValidationError(f"{name} must be an integer in [{low}, {limit}), got {value!r}")
-    return value
-
-
 def _view(buyback_id: int, raw: Any, now: int) -> BuybackView:
     start, end, closed, price, budget, bought, funding, paid = (int(v) for v in raw)
     return BuybackView(
@@ -110,7 +102,7 @@ def _view(buyback_id: int, raw: Any, now: int) -> BuybackView:
 
 
 def get_buyback(relay: Relay, buyback_id: int) -> BuybackView:
-    _check_uint("buy-back id", buyback_id)
+    check_uint("buy-back id", buyback_id)
     raw = relay.call(relay.system.vault.functions.buyback(buyback_id))
     if int(raw[6]) == 0:  # an opened window is always funded
         raise NotFoundError(f"buy-back {buyback_id} does not exist")
@@ -127,10 +119,10 @@ def open_buyback(
 ) -> tuple[BuybackView, list[SentTx]]:
     """Opens a window funded by the treasurer (approve the exact funding, then ``openBuyback``); the
     vault's window rule is checked first, so that a refused window leaves no approval behind."""
-    _check_uint("price per stone", price_per_stone, low=1)
-    _check_uint("stone budget", stone_budget, low=1)
-    _check_uint("start", start, _UINT64)
-    _check_uint("end", end, _UINT64)
+    check_uint("price per stone", price_per_stone, low=1)
+    check_uint("stone budget", stone_budget, low=1)
+    check_uint("start", start, UINT64)
+    check_uint("end", end, UINT64)
     if end <= max(start, relay.now()):
         raise ValidationError(f"end {end} must be after start {start} and after now (InvalidWindow)")
     funding = -(-stone_budget * price_per_stone // UNIT)  # the vault rounds up, and pulls exactly this
@@ -172,11 +164,11 @@ def sellback_typed_data(
     seller = checksum_account(seller)
     message = {
         "seller": seller,
-        "buybackId": _check_uint("buy-back id", buyback_id),
-        "stones": _check_uint("stones", stones, low=1),
-        "minPayout": _check_uint("min payout", min_payout),
+        "buybackId": check_uint("buy-back id", buyback_id),
+        "stones": check_uint("stones", stones, low=1),
+        "minPayout": check_uint("min payout", min_payout),
         "nonce": relay.nonce(relay.system.vault, seller),
-        "deadline": _check_uint("deadline", deadline),
+        "deadline": check_uint("deadline", deadline),
     }
     return eip712.typed_data(relay.domain(relay.system.vault), "SellBack", SELLBACK_FIELDS, message)
 

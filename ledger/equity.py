@@ -45,7 +45,7 @@ from ledger.chain import views
 from ledger.chain.views import SentTx, receipt_events
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.merkle import MerkleTree, proof_from_nodes
-from ledger.relay import Relay, TokenInfo
+from ledger.relay import UINT64, Relay, TokenInfo, check_uint
 from ledger.store.models import EquityBalance, EquitySnapshot
 from ledger.vehicles import check_time, checksum_account
 
@@ -68,8 +68,6 @@ __all__ = [
 ]
 
 ZERO_ADDRESS: Final = "0x" + "00" * 20
-_UINT64: Final = 2**64
-_UINT256: Final = 2**256
 
 
 @dataclass(frozen=True)
@@ -130,12 +128,6 @@ class EquityOverview:
     buybacks: int
 
 
-def _check_uint(name: str, value: object, limit: int = _UINT256, low: int = 0) -> int:
-    if type(value) is not int or not low <= value < limit:
-        raise ValidationError(f"{name} must be an integer in [{low}, {limit}), got {value!r}")
-    return value
-
-
 # --- rounds on chain ---------------------------------------------------------------------------------
 
 
@@ -158,7 +150,7 @@ def _round_view(relay: Relay, round_id: int, raw: Any) -> RoundView:
 
 
 def get_round(relay: Relay, round_id: int) -> RoundView:
-    _check_uint("round id", round_id)
+    check_uint("round id", round_id)
     raw = relay.call(relay.system.vault.functions.round(round_id))
     if int(raw[5]) == 0:  # an opened round is always funded
         raise NotFoundError(f"equity round {round_id} does not exist")
@@ -177,9 +169,9 @@ def open_round(
 
     The vault's window rule is checked first (the deadline after the record date and after the challenge
     window from now), so that a refused round leaves no approval behind."""
-    _check_uint("record date", record_date, _UINT64)
-    _check_uint("funding", funding, low=1)
-    _check_uint("claim deadline", claim_deadline, _UINT64)
+    check_uint("record date", record_date, UINT64)
+    check_uint("funding", funding, low=1)
+    check_uint("claim deadline", claim_deadline, UINT64)
     vault, treasurer = relay.system.vault, relay.system.roles.treasurer
     window = int(relay.call(vault.functions.challengeWindow()))
     earliest = max(record_date, relay.now() + window) + 1

@@ -27,7 +27,7 @@ from ledger import eip712
 from ledger.chain.views import SentTx, receipt_events
 from ledger.errors import NotFoundError, SignatureError, ValidationError
 from ledger.merkle import keccak256
-from ledger.relay import Relay
+from ledger.relay import UINT64, UINT128, Relay, check_uint
 from ledger.store.models import CatalogueItem
 from ledger.vehicles import check_time, checksum_account
 
@@ -55,9 +55,6 @@ ORDER_FIELDS: Final = [
     ("nonce", "uint256"),
     ("deadline", "uint256"),
 ]
-_UINT64: Final = 2**64
-_UINT128: Final = 2**128
-_UINT256: Final = 2**256
 MAX_TITLE_CHARS: Final = 200
 MAX_DESCRIPTION_CHARS: Final = 2_000
 
@@ -91,12 +88,6 @@ class OrderView:
     price: int
     status: OrderStatus
     created_at: int
-
-
-def _check_uint(name: str, value: object, limit: int = _UINT256, low: int = 0) -> int:
-    if type(value) is not int or not low <= value < limit:
-        raise ValidationError(f"{name} must be an integer in [{low}, {limit}), got {value!r}")
-    return value
 
 
 def metadata_hash(title: str, description: str) -> str:
@@ -141,7 +132,7 @@ def catalogue(session: Session, relay: Relay, active_only: bool = False) -> list
 
 
 def get_item(session: Session, relay: Relay, item_id: int) -> CatalogueEntry:
-    _check_uint("item id", item_id)
+    check_uint("item id", item_id)
     raw = relay.call(relay.system.desk.functions.item(item_id))
     if int(raw[0]) == 0:  # a listed item always has a positive price
         raise NotFoundError(f"item {item_id} is not in the catalogue")
@@ -161,9 +152,9 @@ def set_item(
     now: int,
 ) -> tuple[CatalogueEntry, SentTx]:
     """Lists or changes an item (catalogue role key) and stores the words behind its metadata hash."""
-    _check_uint("item id", item_id)
-    _check_uint("price", price, _UINT128, low=1)
-    _check_uint("stock", stock, _UINT64)
+    check_uint("item id", item_id)
+    check_uint("price", price, UINT128, low=1)
+    check_uint("stock", stock, UINT64)
     if not isinstance(title, str) or not 0 < len(title.strip()) <= MAX_TITLE_CHARS:
         raise ValidationError(f"title must be 1..{MAX_TITLE_CHARS} characters")
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
@@ -189,10 +180,10 @@ def order_typed_data(relay: Relay, buyer: str, item_id: int, max_price: int, dea
     buyer = checksum_account(buyer)
     message = {
         "buyer": buyer,
-        "itemId": _check_uint("item id", item_id),
-        "maxPrice": _check_uint("max price", max_price),
+        "itemId": check_uint("item id", item_id),
+        "maxPrice": check_uint("max price", max_price),
         "nonce": relay.nonce(relay.system.desk, buyer),
-        "deadline": _check_uint("deadline", deadline),
+        "deadline": check_uint("deadline", deadline),
     }
     return eip712.typed_data(relay.domain(relay.system.desk), "Order", ORDER_FIELDS, message)
 
@@ -205,7 +196,7 @@ def _order_view(order_id: int, raw: Any) -> OrderView:
 
 
 def get_order(relay: Relay, order_id: int) -> OrderView:
-    _check_uint("order id", order_id)
+    check_uint("order id", order_id)
     view = _order_view(order_id, relay.call(relay.system.desk.functions.orderOf(order_id)))
     if view.status is OrderStatus.NONE:
         raise NotFoundError(f"order {order_id} does not exist")

@@ -46,6 +46,9 @@ from ledger.vehicles import checksum_account
 
 __all__ = [
     "MAX_CLAIMS",
+    "UINT64",
+    "UINT128",
+    "UINT256",
     "AccountFacts",
     "BatchClaim",
     "BatchClaimResult",
@@ -55,12 +58,24 @@ __all__ = [
     "Relay",
     "RelayerUnavailableError",
     "TokenInfo",
+    "check_uint",
     "claim_ticket",
     "relay_claim",
     "relay_claims",
 ]
 
 MAX_CLAIMS: Final = 200
+UINT64: Final = 2**64
+UINT128: Final = 2**128
+UINT256: Final = 2**256
+
+
+def check_uint(name: str, value: object, limit: int = UINT256, low: int = 0) -> int:
+    """``value`` if it is an int in ``[low, limit)`` (a contract argument of that width), else
+    :class:`ValidationError` naming ``name`` (bool is refused: True is not 1)."""
+    if type(value) is not int or not low <= value < limit:
+        raise ValidationError(f"{name} must be an integer in [{low}, {limit}), got {value!r}")
+    return value
 
 
 class RelayerUnavailableError(YuanshiError):
