@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.limits import RateLimitedError
+from ledger.eip712 import json_value
 from ledger.errors import (
     ChainError,
     ConflictError,
@@ -111,21 +112,9 @@ def internal_error(instance: str | None) -> JSONResponse:
     )
 
 
-def _json_arg(value: object) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
-    if isinstance(value, list | tuple):
-        return [_json_arg(item) for item in value]
-    return str(value)
-
-
 def _revert(exc: ContractRevert, instance: str) -> JSONResponse:
     name = exc.name or "unknown"
-    args = [_json_arg(arg) for arg in exc.args_]
+    args = [json_value(arg) for arg in exc.args_]
     detail = f"the contract refused: {name}({', '.join(str(a) for a in args)})"
     if exc.name in _CONFIG_REVERTS:
         log.error("the API's chain key lacks a role: %s", exc)

@@ -22,7 +22,7 @@ from eth_keys.exceptions import BadSignature
 from ledger.errors import SignatureError, ValidationError
 from ledger.merkle import keccak256
 
-__all__ = ["SECP256K1_N", "digest", "recover", "sign", "to_json", "typed_data", "verify"]
+__all__ = ["SECP256K1_N", "digest", "json_value", "recover", "sign", "to_json", "typed_data", "verify"]
 
 SECP256K1_N: Final = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _SIGNATURE_RE: Final = re.compile(r"0x[0-9a-fA-F]{130}")
@@ -94,24 +94,26 @@ def verify(data: Mapping[str, Any], signature: str, signer: str) -> None:
         raise SignatureError(f"signed by {recovered}, not by {signer}")
 
 
-def to_json(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``data`` as wallet JSON: message integers as decimal strings, bytes as 0x hex; the domain's chain id
-    stays a number, as wallets compare it with their own."""
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            return str(value)
-        if isinstance(value, bytes):
-            return "0x" + value.hex()
-        if isinstance(value, Mapping):
-            return {key: convert(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [convert(item) for item in value]
+def json_value(value: Any) -> Any:
+    """An ABI value as JSON: integers as decimal strings (JSON numbers lose precision past 2**53), bytes
+    as 0x hex, booleans and strings as they are, lists, tuples and mappings item by item."""
+    if isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, Mapping):
+        return {key: json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    return value
 
-    converted: dict[str, Any] = convert(dict(data))
+
+def to_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` as wallet JSON (:func:`json_value`); the domain's chain id stays a number, as wallets
+    compare it with their own."""
+    converted: dict[str, Any] = json_value(dict(data))
     if "chainId" in data.get("domain", {}):
         converted["domain"]["chainId"] = int(data["domain"]["chainId"])
     return converted
