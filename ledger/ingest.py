@@ -328,10 +328,9 @@ def _parse(raw_reports: Sequence[object]) -> list[tuple[telemetry.TripReport, by
     """Each report parsed, with its canonical bytes and payload hash, or its MALFORMED verdict."""
     parsed: list[tuple[telemetry.TripReport, bytes, bytes] | Verdict] = []
     for raw in raw_reports:
-        try:
-            report = telemetry.parse_report(raw)
-        except ValidationError as exc:
-            parsed.append(Verdict(Status.REJECTED, Reason.MALFORMED, str(exc)))
+        report = telemetry.parse(raw)
+        if isinstance(report, Verdict):
+            parsed.append(report)
             continue
         message = telemetry.canonical_bytes(report)
         parsed.append((report, message, hashlib.sha256(message).digest()))
@@ -355,7 +354,7 @@ def _verify_batch(
             verdicts.append(item)
             continue
         report, message, digest = item
-        verdict = telemetry.verify_report(report, ctx, now, message=message)
+        verdict = telemetry.verify_report(report, ctx, now, encoded=(message, digest))
         if verdict.recorded:
             ctx.record(report, digest)
         verdicts.append(verdict)

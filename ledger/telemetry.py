@@ -76,6 +76,7 @@ __all__ = [
     "Verdict",
     "canonical_bytes",
     "load_public_key",
+    "parse",
     "parse_report",
     "payload_hash",
     "report_to_json",
@@ -717,14 +718,19 @@ def _verdict(finding: _Finding, report: TripReport | None = None, digest: bytes 
 
 
 def verify_report(
-    report: TripReport, ctx: TelemetryContext, now: int, *, message: bytes | None = None
+    report: TripReport,
+    ctx: TelemetryContext,
+    now: int,
+    *,
+    encoded: tuple[bytes, bytes] | None = None,
 ) -> Verdict:
     """Run every step after shape on a parsed report; see the module docstring for the order.
 
-    ``message`` is ``canonical_bytes(report)`` when the caller has already encoded it."""
-    if message is None:
+    ``encoded`` is ``(canonical_bytes(report), its SHA-256)`` when the caller has already computed them."""
+    if encoded is None:
         message = canonical_bytes(report)
-    digest = hashlib.sha256(message).digest()
+        encoded = (message, hashlib.sha256(message).digest())
+    message, digest = encoded
     if len(report.signature) != SIGNATURE_LEN:
         return _verdict(_Finding(Reason.MALFORMED, "trip report is unsigned"), report, digest)
     device = _device_step(report, ctx)
@@ -743,10 +749,15 @@ def verify_report(
     return _verdict(refusal or hold or _ACCEPTED, report, digest)
 
 
-def verify(raw: object, ctx: TelemetryContext, now: int) -> Verdict:
-    """Verify a report as the API receives it (a decoded JSON object), starting with its shape."""
+def parse(raw: object) -> TripReport | Verdict:
+    """The shape step: the parsed report, or the MALFORMED verdict naming the broken rule."""
     try:
-        report = parse_report(raw)
+        return parse_report(raw)
     except ValidationError as exc:
         return _verdict(_Finding(Reason.MALFORMED, str(exc)))
-    return verify_report(report, ctx, now)
+
+
+def verify(raw: object, ctx: TelemetryContext, now: int) -> Verdict:
+    """Verify a report as the API receives it (a decoded JSON object), starting with its shape."""
+    parsed = parse(raw)
+    return parsed if isinstance(parsed, Verdict) else verify_report(parsed, ctx, now)
