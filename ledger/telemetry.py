@@ -63,6 +63,8 @@ __all__ = [
     "REASON_STATUS",
     "SIGNATURE_LEN",
     "UINT64_MAX",
+    "VEHICLE_ID_PATTERN",
+    "VEHICLE_ID_RE",
     "Algorithm",
     "DeviceKey",
     "DriveMode",
@@ -109,7 +111,9 @@ MAX_WH_PER_KM: Final = 600
 # Below 1 km the auxiliary load (climate, battery heating) dominates, so Wh/km says nothing about the trip.
 ENERGY_CHECK_MIN_DISTANCE_M: Final = 1_000
 
-_VEHICLE_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The one definition of a car id, used by the ledger, the API's schemas and its rate limiter.
+VEHICLE_ID_PATTERN: Final = r"[A-Za-z0-9_-]{1,64}"
+VEHICLE_ID_RE: Final = re.compile(VEHICLE_ID_PATTERN)
 _CHECKIN_ID_RE: Final = re.compile(r"[\x21-\x7e]{1,64}")
 _HEX_RE: Final = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
 # domain, algorithm code, seq, started_at, ended_at, odometer_start_m, odometer_end_m, energy_wh, drive mode
@@ -240,7 +244,7 @@ def _check_ascii_id(field: str, value: object, pattern: re.Pattern[str], charset
 
 
 def _check_vehicle_id(value: object) -> None:
-    _check_ascii_id("vehicle_id", value, _VEHICLE_ID_RE, "[A-Za-z0-9_-]")
+    _check_ascii_id("vehicle_id", value, VEHICLE_ID_RE, "[A-Za-z0-9_-]")
 
 
 def _check_checkin_ids(value: object) -> None:

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.merkle import MerkleError, normalize_address
 from ledger.store.models import DeviceKey, Ownership, Vehicle
-from ledger.telemetry import Algorithm, load_public_key
+from ledger.telemetry import VEHICLE_ID_RE, Algorithm, load_public_key
 from ledger.telemetry import DeviceKey as TelemetryKey
 
 __all__ = [
@@ -75,7 +75,6 @@ VIN_LENGTH: Final = 17
 # A salt shorter than this could itself be enumerated along with the VINs.
 MIN_SALT_BYTES: Final = 16
 # Same rule as the wire format's vehicle_id: a car must be able to name itself in its reports.
-_VEHICLE_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _VIN_RE: Final = re.compile(r"[A-HJ-NPR-Z0-9]{17}")
 _ZERO_ADDRESS: Final = "0x" + "00" * 20
 _ALGORITHMS: Final = frozenset(member.value for member in Algorithm)
@@ -111,7 +110,7 @@ def checksum_account(account: object) -> str:
 
 
 def _check_vehicle_id(vehicle_id: object) -> str:
-    if type(vehicle_id) is not str or not _VEHICLE_ID_RE.fullmatch(vehicle_id):
+    if type(vehicle_id) is not str or not VEHICLE_ID_RE.fullmatch(vehicle_id):
         raise ValidationError(f"vehicle id must be 1..64 characters of [A-Za-z0-9_-], got {vehicle_id!r}")
     return vehicle_id
 

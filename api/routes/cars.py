@@ -19,6 +19,7 @@ from api.schemas.cars import (
 )
 from api.schemas.common import problem_responses
 from ledger import vehicles
+from ledger.telemetry import VEHICLE_ID_PATTERN
 from ledger.tokens import Scope, TokenIdentity
 
 router = APIRouter(
@@ -27,7 +28,7 @@ router = APIRouter(
     responses=problem_responses(401, 403, 404, 409, 422, 429),
 )
 Operator = Annotated[TokenIdentity, Depends(operator(Scope.CARS))]
-VehiclePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", examples=["YS-DEMO-0001"])]
+VehiclePath = Annotated[str, Path(pattern=rf"^{VEHICLE_ID_PATTERN}$", examples=["YS-DEMO-0001"])]
 
 
 def _car(session: Session, vehicle_id: str) -> CarOut:

@@ -13,7 +13,6 @@ with the same key and the same reports gets the same answer byte for byte (``Ide
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Annotated, Any, Final
 
@@ -29,14 +28,13 @@ from api.schemas.telemetry import BatchResult, HoldReview, HoldReviewOut, Report
 from api.services import Services
 from ledger import ingest
 from ledger.errors import ValidationError
-from ledger.telemetry import Reason, Verdict
+from ledger.telemetry import VEHICLE_ID_RE, Reason, Verdict
 from ledger.tokens import Scope, TokenIdentity
 
 router = APIRouter(prefix="/telemetry", tags=["telemetry"])
 
 IDEMPOTENCY_SCOPE: Final = "telemetry.trips"
 RATE_LIMITED: Final = "rate_limited"
-_VEHICLE_ID_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Verdicts reached before the device signature verified: they prove nothing about who sent the report.
 _UNAUTHENTICATED: Final = frozenset(
     {
@@ -51,7 +49,7 @@ _UNAUTHENTICATED: Final = frozenset(
 
 def _vehicle_of(raw: Any) -> str | None:
     vehicle_id = raw.get("vehicle_id") if isinstance(raw, dict) else None
-    return vehicle_id if isinstance(vehicle_id, str) and _VEHICLE_ID_RE.fullmatch(vehicle_id) else None
+    return vehicle_id if isinstance(vehicle_id, str) and VEHICLE_ID_RE.fullmatch(vehicle_id) else None
 
 
 def _result(index: int, verdict: Verdict) -> ReportResult:

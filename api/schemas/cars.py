@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.schemas.common import EXAMPLE_ACCOUNT, Address, Strict, UnixTime
+from ledger.telemetry import VEHICLE_ID_PATTERN
 
 VehicleId = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$"), Field(examples=["YS-DEMO-0001"])
+    str, StringConstraints(pattern=rf"^{VEHICLE_ID_PATTERN}$"), Field(examples=["YS-DEMO-0001"])
 ]
 PublicKeyHex = Annotated[
     str,
