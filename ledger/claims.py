@@ -27,6 +27,12 @@ class ClaimTicket:
     proof: tuple[bytes, ...]
 
 
+def claim_many_args(batch: Sequence[ClaimTicket]) -> tuple[list[str], list[int], list[list[bytes]]]:
+    """``RewardDistributor.claimMany``'s three parallel arrays (accounts, cumulative amounts, proofs) for
+    ``batch``: ``distributor.functions.claimMany(*claim_many_args(batch))``."""
+    return [t.account for t in batch], [t.cumulative for t in batch], [list(t.proof) for t in batch]
+
+
 def latest_settled_epoch(session: Session, states: tuple[EpochState, ...] = CLAIMABLE_STATES) -> int | None:
     return session.scalars(
         select(Epoch.number).where(Epoch.state.in_(states)).order_by(Epoch.number.desc()).limit(1)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from ledger.chain import views
 from ledger.chain.deploy import System
 from ledger.chain.views import EventLog, SentTx, receipt_events
-from ledger.claims import ClaimTicket, ticket, tickets_for
+from ledger.claims import ClaimTicket, claim_many_args, ticket, tickets_for
 from ledger.errors import ChainError, ConflictError, NotFoundError, ValidationError, YuanshiError
 from ledger.settlement import OnchainEpoch
 from ledger.store.models import Epoch
@@ -382,9 +382,7 @@ def relay_claims(session: Session, relay: Relay, accounts: Sequence[str]) -> Bat
     minted: dict[str, int] = {}
     if due:
         distributor = relay.system.distributor
-        fn = distributor.functions.claimMany(
-            [t.account for t in due], [t.cumulative for t in due], [list(t.proof) for t in due]
-        )
+        fn = distributor.functions.claimMany(*claim_many_args(due))
         sent = relay.relay(fn)
         for event in receipt_events(distributor.events.Claimed(), sent):
             minted[views.checksum(event["account"])] = int(event["amount"])

@@ -35,7 +35,7 @@ from ledger import ingest, tasks
 from ledger.chain.deploy import DeployParams, System, deploy_system
 from ledger.chain.embedded import EmbeddedChain, test_accounts
 from ledger.chain.gateway import DistributorGateway
-from ledger.claims import tickets
+from ledger.claims import claim_many_args, tickets
 from ledger.drops import (
     CarInput,
     OwnershipSpan,
@@ -365,12 +365,7 @@ def _claim_all(world: _World) -> Outcome:
     relayer = world.chain.accounts[9]  # anyone may claim for anyone; the stones go to the account
     for offset in range(0, len(batch), 25):
         chunk = batch[offset : offset + 25]
-        world.chain.send(
-            distributor.functions.claimMany(
-                [t.account for t in chunk], [t.cumulative for t in chunk], [list(t.proof) for t in chunk]
-            ),
-            relayer,
-        )
+        world.chain.send(distributor.functions.claimMany(*claim_many_args(chunk)), relayer)
     token = world.system.token.functions
     balances = {t.account: int(token.balanceOf(t.account).call()) for t in batch}
     for owner in world.inputs.fleet.owners:

@@ -22,7 +22,7 @@ from ledger.chain.audit_view import ChainAuditView
 from ledger.chain.client import ChainClient
 from ledger.chain.deploy import System
 from ledger.chain.embedded import EmbeddedChain
-from ledger.claims import tickets
+from ledger.claims import claim_many_args, tickets
 from ledger.merkle import MerkleTree
 from ledger.schedule import UNIT
 from tests.chain.conftest import (  # noqa: F401  (the JSON-RPC adapter's Hardhat fixtures, shared)
@@ -97,12 +97,7 @@ def _typed(
 def _claim_everything(world: World, relayer: str) -> dict[str, int]:
     with world.sessions() as session:
         batch = tickets(session, EPOCHS - 1)
-    world.chain.send(
-        world.system.distributor.functions.claimMany(
-            [t.account for t in batch], [t.cumulative for t in batch], [list(t.proof) for t in batch]
-        ),
-        relayer,
-    )
+    world.chain.send(world.system.distributor.functions.claimMany(*claim_many_args(batch)), relayer)
     return {t.account: t.cumulative for t in batch}
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.chain.gateway import DistributorGateway
-from ledger.claims import tickets
+from ledger.claims import claim_many_args, tickets
 from ledger.schedule import Pool as SchedulePool
 from ledger.schedule import available
 from ledger.store.models import Allocation, Epoch, EpochState, Pool, Trip, TripStatus
@@ -71,12 +71,7 @@ def test_ten_epochs_settle_and_every_account_claims_its_entitlement(tmp_path: Pa
         distributor = world.system.distributor
         for offset in range(0, len(batch), 25):
             chunk = batch[offset : offset + 25]
-            world.chain.send(
-                distributor.functions.claimMany(
-                    [t.account for t in chunk], [t.cumulative for t in chunk], [list(t.proof) for t in chunk]
-                ),
-                relayer,
-            )
+            world.chain.send(distributor.functions.claimMany(*claim_many_args(chunk)), relayer)
         token = world.system.token.functions
         assert len(batch) == 20
         for t in batch:
