@@ -67,6 +67,7 @@ from sqlalchemy.orm import Session
 from ledger import eip712
 from ledger.errors import ConflictError, NotFoundError, SignatureError, ValidationError
 from ledger.store.models import Consent, Ownership, Trip
+from ledger.store.sql import one_of
 from ledger.vehicles import check_time, checksum_account, ownership_history
 
 __all__ = [
@@ -319,7 +320,7 @@ def consent_spans_by_account(
     for start in range(0, len(wanted), _ACCOUNT_CHUNK):
         query = (
             select(Consent.account, Consent.granted_at, Consent.revoked_at, Consent.categories)
-            .where(Consent.account.in_(wanted[start : start + _ACCOUNT_CHUNK]))
+            .where(one_of(session, Consent.account, wanted[start : start + _ACCOUNT_CHUNK]))
             .order_by(Consent.granted_at, Consent.id)
         )
         for account, granted_at, revoked_at, categories in session.execute(query):

@@ -42,8 +42,9 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final, cast
+from typing import Any, Final, TypeAlias, cast
 
 from sqlalchemy import (
     CursorResult,
@@ -63,9 +64,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ledger import consent, telemetry
+from ledger import consent, telemetry, uploads
 from ledger.errors import ConflictError, NotFoundError, ValidationError
-from ledger.store.models import Trip, TripStatus
+from ledger.store.models import Trip, TripStatus, Upload
+from ledger.store.sql import one_of
 from ledger.telemetry import Algorithm, Reason, Status, TripSummary, Verdict
 from ledger.vehicles import (
     OwnershipRecord,
@@ -83,6 +85,7 @@ __all__ = [
     "StoreTelemetryContext",
     "review_hold",
     "submit_reports",
+    "submit_uploads",
     "valid_metres_by_vehicle",
     "vehicles_with_open_holds",
 ]
@@ -92,6 +95,7 @@ MAX_BATCH: Final = 1_000
 _MAX_ATTEMPTS: Final = 3
 _CHUNK: Final = 500  # values per IN list, well under every database's bound on parameters
 _TRIPS: Final = cast("Table", Trip.__table__)
+_UPLOADS: Final = cast("Table", Upload.__table__)
 _AFTER_REPLAY: Final = frozenset({Reason.STALE, Reason.FROM_FUTURE, Reason.NO_CONSENT})
 _REVIEWER_RE: Final = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,63}")
 _COUNTED: Final = (TripStatus.ACCEPTED, TripStatus.RELEASED)
@@ -284,11 +288,31 @@ class BatchTelemetryContext:
             self._last[report.vehicle_id] = TripSummary.of(report)
 
 
-def _trip_row(verdict: Verdict, now: int) -> dict[str, object]:
-    report, digest = verdict.report, verdict.payload_hash
-    # A recorded verdict always carries both.
-    assert report is not None
-    assert digest is not None
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """A report that parsed, with its canonical bytes and payload hash; ``upload`` indexes the call's
+    upload envelopes for a report that came in one."""
+
+    report: telemetry.TripReport
+    message: bytes
+    digest: bytes
+    upload: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _ParsedUpload:
+    upload: uploads.Upload
+    digests: tuple[bytes, ...]
+
+
+_Item: TypeAlias = _Parsed | Verdict
+
+
+def _trip_row(
+    item: _Parsed, verdict: Verdict, envelopes: Sequence[_ParsedUpload], now: int
+) -> dict[str, object]:
+    report, digest = item.report, item.digest
+    upload = None if item.upload is None else envelopes[item.upload]
     return {
         "vehicle_id": report.vehicle_id,
         "seq": report.seq,
@@ -307,82 +331,161 @@ def _trip_row(verdict: Verdict, now: int) -> dict[str, object]:
         "reviewed_at": None,
         "reviewer": None,
         "details_deleted": False,
+        "signature": None if upload is not None else _hex(report.signature),
+        "upload_hash": None if upload is None else _hex(_upload_hash(upload)),
     }
 
 
-def _ingest_one(session: Session, ctx: StoreTelemetryContext, raw: object, now: int) -> Verdict:
+def _upload_hash(parsed: _ParsedUpload) -> bytes:
+    upload = parsed.upload
+    return uploads.upload_hash(upload.vehicle_id, upload.algorithm, parsed.digests)
+
+
+def _upload_rows(
+    items: Sequence[_Item], verdicts: Sequence[Verdict], envelopes: Sequence[_ParsedUpload], now: int
+) -> list[dict[str, object]]:
+    """The ``uploads`` rows of the envelopes that brought a recorded trip."""
+    used = sorted(
+        {
+            item.upload
+            for item, verdict in zip(items, verdicts, strict=True)
+            if isinstance(item, _Parsed) and item.upload is not None and verdict.recorded
+        }
+    )
+    return [
+        {
+            "upload_hash": _hex(_upload_hash(envelopes[index])),
+            "vehicle_id": envelopes[index].upload.vehicle_id,
+            "algorithm": envelopes[index].upload.algorithm.value,
+            "signature": _hex(envelopes[index].upload.signature),
+            "payload_hashes": json.dumps([_hex(digest) for digest in envelopes[index].digests]),
+            "received_at": now,
+        }
+        for index in used
+    ]
+
+
+def _record_uploads(session: Session, rows: list[dict[str, object]]) -> None:
+    """Stores the envelopes not stored yet (the same upload sent again is the same row)."""
+    if not rows:
+        return
+    hashes = [row["upload_hash"] for row in rows]
+    stored = set(
+        session.scalars(select(Upload.upload_hash).where(one_of(session, Upload.upload_hash, hashes)))
+    )
+    new = [row for row in rows if row["upload_hash"] not in stored]
+    if new:
+        session.execute(_UPLOADS.insert(), new)
+
+
+def _signed(
+    envelopes: Sequence[_ParsedUpload], ctx: BatchTelemetryContext | StoreTelemetryContext
+) -> list[bool]:
+    """Whether each envelope's signature verifies under its car's registered key: one check per upload."""
+    return [
+        uploads.signature_valid(parsed.upload, ctx.device_key(parsed.upload.vehicle_id), parsed.digests)
+        for parsed in envelopes
+    ]
+
+
+def _verify(item: _Parsed, ctx: telemetry.TelemetryContext, signed: Sequence[bool], now: int) -> Verdict:
+    upload_signed = None if item.upload is None else signed[item.upload]
+    return telemetry.verify_report(
+        item.report, ctx, now, encoded=(item.message, item.digest), upload_signed=upload_signed
+    )
+
+
+def _ingest_one(
+    session: Session,
+    ctx: StoreTelemetryContext,
+    item: _Parsed,
+    envelopes: Sequence[_ParsedUpload],
+    signed: Sequence[bool],
+    now: int,
+) -> Verdict:
     for _ in range(_MAX_ATTEMPTS):
-        verdict = telemetry.verify(raw, ctx, now)
+        verdict = _verify(item, ctx, signed, now)
         if not verdict.recorded:
             return verdict
         try:
             with session.begin_nested():
-                session.execute(_TRIPS.insert(), [_trip_row(verdict, now)])
+                session.execute(_TRIPS.insert(), [_trip_row(item, verdict, envelopes, now)])
         except IntegrityError:
             continue  # a concurrent writer recorded this sequence or payload first: verify again
         return verdict
     raise ConflictError(f"report kept colliding with concurrent writes after {_MAX_ATTEMPTS} attempts")
 
 
-def _parse(raw_reports: Sequence[object]) -> list[tuple[telemetry.TripReport, bytes, bytes] | Verdict]:
+def _parsed(report: telemetry.TripReport, upload: int | None = None) -> _Parsed:
+    message = telemetry.canonical_bytes(report)
+    return _Parsed(report, message, hashlib.sha256(message).digest(), upload)
+
+
+def _parse(raw_reports: Sequence[object]) -> list[_Item]:
     """Each report parsed, with its canonical bytes and payload hash, or its MALFORMED verdict."""
-    parsed: list[tuple[telemetry.TripReport, bytes, bytes] | Verdict] = []
+    items: list[_Item] = []
     for raw in raw_reports:
         report = telemetry.parse(raw)
-        if isinstance(report, Verdict):
-            parsed.append(report)
+        items.append(report if isinstance(report, Verdict) else _parsed(report))
+    return items
+
+
+def _malformed(detail: str) -> Verdict:
+    return Verdict(Status.REJECTED, Reason.MALFORMED, detail)
+
+
+def _parse_uploads(raw_uploads: Sequence[object]) -> tuple[list[list[_Item]], list[_ParsedUpload]]:
+    """Each upload's reports parsed (per upload, in order), and the envelopes that parsed. An upload that
+    does not parse as a whole answers MALFORMED for each of its reports (once if it has no report list)."""
+    groups: list[list[_Item]] = []
+    envelopes: list[_ParsedUpload] = []
+    for raw in raw_uploads:
+        try:
+            upload = uploads.parse_upload(raw)
+        except ValidationError as exc:
+            groups.append([_malformed(str(exc))] * max(1, _reports_in(raw)))
             continue
-        message = telemetry.canonical_bytes(report)
-        parsed.append((report, message, hashlib.sha256(message).digest()))
-    return parsed
+        items = [_parsed(report, len(envelopes)) for report in upload.reports]
+        envelopes.append(_ParsedUpload(upload, tuple(item.digest for item in items)))
+        groups.append(list(items))
+    return groups, envelopes
+
+
+def _reports_in(raw: object) -> int:
+    reports = raw.get("reports") if isinstance(raw, Mapping) else None
+    return len(reports) if isinstance(reports, list) else 0
 
 
 def _verify_batch(
-    session: Session,
-    parsed: Sequence[tuple[telemetry.TripReport, bytes, bytes] | Verdict],
-    now: int,
-    *,
-    replays: bool,
+    session: Session, items: Sequence[_Item], envelopes: Sequence[_ParsedUpload], now: int, *, replays: bool
 ) -> list[Verdict]:
-    good = [item for item in parsed if not isinstance(item, Verdict)]
+    good = [item for item in items if isinstance(item, _Parsed)]
     ctx = BatchTelemetryContext(
-        session, [report for report, _, _ in good], [digest for _, _, digest in good], replays=replays
+        session, [item.report for item in good], [item.digest for item in good], replays=replays
     )
+    signed = _signed(envelopes, ctx)
     verdicts: list[Verdict] = []
-    for item in parsed:
+    for item in items:
         if isinstance(item, Verdict):
             verdicts.append(item)
             continue
-        report, message, digest = item
-        verdict = telemetry.verify_report(report, ctx, now, encoded=(message, digest))
+        verdict = _verify(item, ctx, signed, now)
         if verdict.recorded:
-            ctx.record(report, digest)
+            ctx.record(item.report, item.digest)
         verdicts.append(verdict)
     return verdicts
 
 
-# The insert of a batch's new rows on PostgreSQL: one statement of fixed text over one array per column, so
-# it is prepared once per connection, instead of a VALUES list whose text (and parse) grows with the batch.
-_UNNEST_COLUMNS: Final = (
-    ("vehicle_id", "text"),
-    ("seq", "bigint"),
-    ("payload_hash", "text"),
-    ("started_at", "bigint"),
-    ("ended_at", "bigint"),
-    ("odometer_start_m", "bigint"),
-    ("odometer_end_m", "bigint"),
-    ("energy_wh", "bigint"),
-    ("drive_mode", "text"),
-    ("checkin_ids", "text"),
-    ("status", "text"),
-    ("reason", "text"),
-    ("detail", "text"),
-    ("received_at", "bigint"),
+# The insert of a batch's new rows on PostgreSQL: one statement of fixed text over one JSON parameter read
+# as rows of the table's own type, so it is prepared once per connection and the rows are encoded by the
+# json module's C encoder, instead of a VALUES list whose text (and parse) grows with the batch.
+_JSON_COLUMNS: Final = (
+    "vehicle_id, seq, payload_hash, started_at, ended_at, odometer_start_m, odometer_end_m, energy_wh, "
+    "drive_mode, checkin_ids, status, reason, detail, received_at, details_deleted, signature, upload_hash"
 )
-_UNNEST_ARRAYS: Final = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _UNNEST_COLUMNS)
-_UNNEST_INSERT: Final = text(
-    f"INSERT INTO trips ({', '.join(name for name, _ in _UNNEST_COLUMNS)}, details_deleted) "
-    f"SELECT *, false FROM unnest({_UNNEST_ARRAYS}) ON CONFLICT DO NOTHING RETURNING id"
+_JSON_INSERT: Final = text(
+    f"INSERT INTO trips ({_JSON_COLUMNS}) SELECT {_JSON_COLUMNS} "
+    "FROM json_populate_recordset(NULL::trips, CAST(:rows AS json)) ON CONFLICT DO NOTHING RETURNING id"
 )
 
 
@@ -393,9 +496,10 @@ def _insert_new(session: Session, rows: list[dict[str, object]]) -> bool:
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
         status = _TRIPS.c.status.type.bind_processor(dialect)
-        columns = {name: [row[name] for row in rows] for name, _ in _UNNEST_COLUMNS}
-        columns["status"] = [status(value) if status else value for value in columns["status"]]
-        ids = list(session.scalars(_UNNEST_INSERT, columns))
+        encoded = json.dumps(
+            [{**row, "status": status(row["status"]) if status else row["status"]} for row in rows]
+        )
+        ids = list(session.scalars(_JSON_INSERT, {"rows": encoded}))
     elif dialect.name == "sqlite":
         statement = sqlite.insert(_TRIPS).on_conflict_do_nothing().returning(_TRIPS.c.id)
         ids = list(session.scalars(statement, rows))
@@ -408,23 +512,34 @@ def _insert_new(session: Session, rows: list[dict[str, object]]) -> bool:
     return False
 
 
-def _ingest_batch(session: Session, raw_reports: Sequence[object], now: int) -> list[Verdict] | None:
+def _rows(
+    items: Sequence[_Item], verdicts: Sequence[Verdict], envelopes: Sequence[_ParsedUpload], now: int
+) -> list[dict[str, object]]:
+    return [
+        _trip_row(item, verdict, envelopes, now)
+        for item, verdict in zip(items, verdicts, strict=True)
+        if isinstance(item, _Parsed) and verdict.recorded
+    ]
+
+
+def _ingest_batch(
+    session: Session, items: Sequence[_Item], envelopes: Sequence[_ParsedUpload], now: int
+) -> list[Verdict] | None:
     """Every report verified against one snapshot and recorded in one multi-row insert; None when a
     concurrent writer recorded one of the same sequences or payloads first (nothing is then written).
 
     The first pass is optimistic: new reports are the rule, so it does not look up stored sequences and
     payload hashes but lets the unique constraints find them; if they find one, the batch is verified
     again against a snapshot that includes them (the answer a one-by-one verification gives)."""
-    parsed = _parse(raw_reports)
-    verdicts = _verify_batch(session, parsed, now, replays=False)
+    verdicts = _verify_batch(session, items, envelopes, now, replays=False)
     # A refusal after the replay step would have been DUPLICATE or REPLAYED_SEQUENCE had the report been
     # seen before, and no insert collides to tell: only a pass without such refusals can stand.
     if not any(verdict.reason in _AFTER_REPLAY for verdict in verdicts):
-        rows = [_trip_row(verdict, now) for verdict in verdicts if verdict.recorded]
+        rows = _rows(items, verdicts, envelopes, now)
         if not rows or _insert_new(session, rows):
             return verdicts
-    verdicts = _verify_batch(session, parsed, now, replays=True)
-    rows = [_trip_row(verdict, now) for verdict in verdicts if verdict.recorded]
+    verdicts = _verify_batch(session, items, envelopes, now, replays=True)
+    rows = _rows(items, verdicts, envelopes, now)
     if rows:
         try:
             with session.begin_nested():
@@ -434,18 +549,48 @@ def _ingest_batch(session: Session, raw_reports: Sequence[object], now: int) -> 
     return verdicts
 
 
-def submit_reports(session: Session, raw_reports: Sequence[Mapping[str, object]], now: int) -> list[Verdict]:
-    """Verifies and records each report in order; one verdict per report (module docstring)."""
+def _submit(
+    session: Session, items: Sequence[_Item], envelopes: Sequence[_ParsedUpload], now: int
+) -> list[Verdict]:
+    verdicts = _ingest_batch(session, items, envelopes, now)
+    if verdicts is None:  # a concurrent writer got in first: start over, one by one
+        ctx = StoreTelemetryContext(session)
+        signed = _signed(envelopes, ctx)
+        verdicts = [
+            item if isinstance(item, Verdict) else _ingest_one(session, ctx, item, envelopes, signed, now)
+            for item in items
+        ]
+    _record_uploads(session, _upload_rows(items, verdicts, envelopes, now))
+    return verdicts
+
+
+def _check_call(now: int, raw: object, what: str) -> None:
     check_time("now", now)
-    if not isinstance(raw_reports, Sequence) or isinstance(raw_reports, str | bytes):
-        raise ValidationError(f"reports must be a list, got {type(raw_reports).__name__}")
+    if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
+        raise ValidationError(f"{what} must be a list, got {type(raw).__name__}")
+
+
+def submit_reports(session: Session, raw_reports: Sequence[Mapping[str, object]], now: int) -> list[Verdict]:
+    """Verifies and records each signed report in order; one verdict per report (module docstring)."""
+    _check_call(now, raw_reports, "reports")
     if len(raw_reports) > MAX_BATCH:
         raise ValidationError(f"at most {MAX_BATCH} reports per call, got {len(raw_reports)}")
-    verdicts = _ingest_batch(session, raw_reports, now)
-    if verdicts is not None:
-        return verdicts
-    ctx = StoreTelemetryContext(session)  # a concurrent writer got in first: start over, one by one
-    return [_ingest_one(session, ctx, raw, now) for raw in raw_reports]
+    return _submit(session, _parse(raw_reports), [], now)
+
+
+def submit_uploads(
+    session: Session, raw_uploads: Sequence[Mapping[str, object]], now: int
+) -> list[list[Verdict]]:
+    """Verifies and records the reports of each upload envelope (:mod:`ledger.uploads`), uploads in order
+    and reports in order within each; one verdict per report, grouped by upload. At most ``MAX_BATCH``
+    reports in all; every other rule is that of :func:`submit_reports`."""
+    _check_call(now, raw_uploads, "uploads")
+    total = sum(max(1, _reports_in(raw)) for raw in raw_uploads)
+    if total > MAX_BATCH:
+        raise ValidationError(f"at most {MAX_BATCH} reports per call in all uploads, got {total}")
+    groups, envelopes = _parse_uploads(raw_uploads)
+    verdicts = iter(_submit(session, [item for group in groups for item in group], envelopes, now))
+    return [[next(verdicts) for _ in group] for group in groups]
 
 
 # --- review ------------------------------------------------------------------------------------------

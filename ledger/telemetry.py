@@ -80,8 +80,11 @@ __all__ = [
     "load_public_key",
     "parse",
     "parse_report",
+    "parse_signature",
     "payload_hash",
     "report_to_json",
+    "short_string",
+    "sign_p256",
     "sign_report",
     "signature_valid",
     "trip_distance_m",
@@ -314,6 +317,9 @@ class TripReport:
 _UINT64_FIELDS: Final = ("seq", "started_at", "ended_at", "odometer_start_m", "odometer_end_m", "energy_wh")
 _JSON_FIELDS: Final = frozenset(field.name for field in fields(TripReport))
 _OPTIONAL_JSON_FIELDS: Final = frozenset({"checkin_ids"})
+# A report inside an upload envelope (ledger.uploads): the car, the algorithm and the signature are the
+# envelope's.
+_UPLOADED_JSON_FIELDS: Final = _JSON_FIELDS - {"vehicle_id", "algorithm", "signature"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,7 +344,8 @@ def trip_distance_m(report: TripReport) -> int:
 # --- canonical bytes and hash ------------------------------------------------------------------------
 
 
-def _short_string(value: str) -> bytes:
+def short_string(value: str) -> bytes:
+    """An ASCII string as the canonical forms carry it: one length byte, then the bytes."""
     encoded = value.encode("ascii")
     return bytes([len(encoded)]) + encoded
 
@@ -356,8 +363,8 @@ def canonical_bytes(report: TripReport) -> bytes:
         report.energy_wh,
         report.drive_mode.value,
     )
-    checkins = b"".join(_short_string(checkin) for checkin in report.checkin_ids)
-    return fixed + _short_string(report.vehicle_id) + bytes([len(report.checkin_ids)]) + checkins
+    checkins = b"".join(short_string(checkin) for checkin in report.checkin_ids)
+    return fixed + short_string(report.vehicle_id) + bytes([len(report.checkin_ids)]) + checkins
 
 
 def payload_hash(report: TripReport) -> bytes:
@@ -385,14 +392,14 @@ def report_to_json(report: TripReport) -> dict[str, object]:
     }
 
 
-def _json_object(raw: object) -> Mapping[str, object]:
+def _json_object(raw: object, expected: frozenset[str]) -> Mapping[str, object]:
     if not isinstance(raw, Mapping):
         raise ValidationError(f"trip report must be a JSON object, got {type(raw).__name__}")
     names = set(raw)
-    unknown = sorted(_shown(name) for name in names - _JSON_FIELDS)
+    unknown = sorted(_shown(name) for name in names - expected)
     if unknown:
         raise ValidationError(f"trip report has unknown fields: {', '.join(unknown[:8])}")
-    missing = sorted(_JSON_FIELDS - _OPTIONAL_JSON_FIELDS - names)
+    missing = sorted(expected - _OPTIONAL_JSON_FIELDS - names)
     if missing:
         raise ValidationError(f"trip report is missing fields: {', '.join(missing)}")
     return raw
@@ -430,21 +437,33 @@ def _json_checkin_ids(obj: Mapping[str, object]) -> tuple[str, ...]:
     return tuple(value)  # element rules are the dataclass's
 
 
-def _json_signature(obj: Mapping[str, object]) -> bytes:
-    text = _json_string(obj, "signature")
-    if not _HEX_RE.fullmatch(text):
+def parse_signature(value: object) -> bytes:
+    """A signature's wire form (0x-prefixed hex of 64 bytes) decoded, or :class:`ValidationError`."""
+    if type(value) is not str:
+        raise _invalid("signature", f"must be a string, got {type(value).__name__}")
+    if not _HEX_RE.fullmatch(value):
         raise _invalid("signature", "must be 0x-prefixed hex with an even number of digits")
-    signature = bytes.fromhex(text[2:])
+    signature = bytes.fromhex(value[2:])
     if len(signature) != SIGNATURE_LEN:
         raise _invalid("signature", f"must be {SIGNATURE_LEN} bytes, got {len(signature)}")
     return signature
 
 
-def parse_report(raw: object) -> TripReport:
-    """Parse the API's JSON object into a report, or raise :class:`ValidationError` naming the broken rule."""
-    obj = _json_object(raw)
+def parse_report(raw: object, *, upload: tuple[str, Algorithm] | None = None) -> TripReport:
+    """Parse the API's JSON object into a report, or raise :class:`ValidationError` naming the broken rule.
+
+    ``upload`` is the car and algorithm of the upload envelope the report came in; such a report carries
+    neither, nor a signature of its own, and is parsed unsigned."""
+    if upload is None:
+        obj = _json_object(raw, _JSON_FIELDS)
+        vehicle_id = _json_string(obj, "vehicle_id")
+        algorithm = _ALGORITHMS[_json_choice(obj, "algorithm", _ALGORITHMS)]
+        signature = parse_signature(obj["signature"])
+    else:
+        obj = _json_object(raw, _UPLOADED_JSON_FIELDS)
+        (vehicle_id, algorithm), signature = upload, b""
     return TripReport(
-        vehicle_id=_json_string(obj, "vehicle_id"),
+        vehicle_id=vehicle_id,
         seq=_json_uint(obj, "seq"),
         started_at=_json_uint(obj, "started_at"),
         ended_at=_json_uint(obj, "ended_at"),
@@ -453,8 +472,8 @@ def parse_report(raw: object) -> TripReport:
         energy_wh=_json_uint(obj, "energy_wh"),
         drive_mode=_DRIVE_MODES[_json_choice(obj, "drive_mode", _DRIVE_MODES)],
         checkin_ids=_json_checkin_ids(obj),
-        algorithm=_ALGORITHMS[_json_choice(obj, "algorithm", _ALGORITHMS)],
-        signature=_json_signature(obj),
+        algorithm=algorithm,
+        signature=signature,
     )
 
 
@@ -539,7 +558,8 @@ def signature_valid(key: DeviceKey, message: bytes, signature: bytes) -> bool:
     return True
 
 
-def _sign_p256(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
+def sign_p256(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
+    """The 64-byte wire form ``r || s`` of a deterministic ECDSA P-256 signature over ``message``."""
     if not isinstance(private_key.curve, ec.SECP256R1):
         raise ValidationError(f"ECDSA device keys must be on P-256, got {private_key.curve.name}")
     # RFC 6979 nonces: a device with a weak random source cannot leak its key through them.
@@ -554,7 +574,7 @@ def sign_report(report: TripReport, private_key: PrivateKey) -> TripReport:
     if isinstance(private_key, ed25519.Ed25519PrivateKey) and report.algorithm is Algorithm.ED25519:
         return replace(report, signature=private_key.sign(message))
     if isinstance(private_key, ec.EllipticCurvePrivateKey) and report.algorithm is Algorithm.P256:
-        return replace(report, signature=_sign_p256(private_key, message))
+        return replace(report, signature=sign_p256(private_key, message))
     raise ValidationError(f"a {type(private_key).__name__} cannot sign a {report.algorithm} report")
 
 
@@ -727,24 +747,29 @@ def verify_report(
     now: int,
     *,
     encoded: tuple[bytes, bytes] | None = None,
+    upload_signed: bool | None = None,
 ) -> Verdict:
     """Run every step after shape on a parsed report; see the module docstring for the order.
 
-    ``encoded`` is ``(canonical_bytes(report), its SHA-256)`` when the caller has already computed them."""
+    ``encoded`` is ``(canonical_bytes(report), its SHA-256)`` when the caller has already computed them.
+    ``upload_signed`` is set for a report that came in an upload envelope (:mod:`ledger.uploads`) and so
+    has no signature of its own: whether the envelope's signature, which covers this report's payload
+    hash, verified under the car's registered key. It stands in for the signature step, in its place."""
     if encoded is None:
         message = canonical_bytes(report)
         encoded = (message, hashlib.sha256(message).digest())
     message, digest = encoded
-    if len(report.signature) != SIGNATURE_LEN:
+    if upload_signed is None and len(report.signature) != SIGNATURE_LEN:
         return _verdict(_Finding(Reason.MALFORMED, "trip report is unsigned"), report, digest)
     device = _device_step(report, ctx)
     if isinstance(device, _Finding):
         return _verdict(device, report, digest)
-    rejection = (
-        _signature_step(report, device, message)
-        or _replay_step(report, digest, ctx)
-        or _freshness_step(report, now)
-    )
+    if upload_signed is None:
+        forged = _signature_step(report, device, message)
+    else:
+        detail = f"the upload's signature does not verify under the key of {report.vehicle_id}"
+        forged = None if upload_signed else _Finding(Reason.BAD_SIGNATURE, detail)
+    rejection = forged or _replay_step(report, digest, ctx) or _freshness_step(report, now)
     if rejection is not None:
         return _verdict(rejection, report, digest)
     hold = _plausibility_step(report, ctx.last_trip(report.vehicle_id))

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.merkle import MerkleError, normalize_address
 from ledger.store.models import DeviceKey, Ownership, Vehicle
+from ledger.store.sql import one_of
 from ledger.telemetry import VEHICLE_ID_RE, Algorithm, load_public_key
 from ledger.telemetry import DeviceKey as TelemetryKey
 
@@ -182,7 +183,7 @@ def latest_device_keys(session: Session, vehicle_ids: Iterable[str]) -> dict[str
     latest: dict[str, TelemetryKey] = {}
     columns = (DeviceKey.vehicle_id, DeviceKey.algorithm, DeviceKey.public_key, DeviceKey.revoked_at)
     for chunk in _chunks(sorted(set(vehicle_ids)), _ID_CHUNK):
-        query = select(*columns).where(DeviceKey.vehicle_id.in_(chunk)).order_by(DeviceKey.id)
+        query = select(*columns).where(one_of(session, DeviceKey.vehicle_id, chunk)).order_by(DeviceKey.id)
         for vehicle_id, algorithm, public_key, revoked_at in session.execute(query):  # newest wins
             latest[vehicle_id] = TelemetryKey(Algorithm(algorithm), public_key, revoked_at is not None)
     return latest
@@ -239,7 +240,7 @@ def ownership_history(session: Session, vehicle_ids: Iterable[str]) -> list[Owne
     records: list[OwnershipRecord] = []
     for chunk in _chunks(sorted(set(vehicle_ids)), _ID_CHUNK):
         query = select(Ownership.vehicle_id, Ownership.account, Ownership.from_time).where(
-            Ownership.vehicle_id.in_(chunk)
+            one_of(session, Ownership.vehicle_id, chunk)
         )
         records.extend(OwnershipRecord(*row) for row in session.execute(query))
     return sorted(records, key=lambda record: (record.vehicle_id, record.from_time))

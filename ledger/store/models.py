@@ -26,6 +26,7 @@ from ledger.store.types import Amount
 
 ADDRESS = String(42)
 HASH = String(66)
+SIGNATURE = String(130)  # 0x + 64 bytes in hex
 
 
 class Base(DeclarativeBase):
@@ -120,6 +121,24 @@ class Trip(Base):
     reviewed_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
     reviewer: Mapped[str | None] = mapped_column(String(64), default=None)
     details_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the report was signed, so an auditor can verify it again from the store: its own signature, or
+    # the upload envelope whose signature covers its payload hash (null on trips stored before 0005).
+    signature: Mapped[str | None] = mapped_column(SIGNATURE, default=None)
+    upload_hash: Mapped[str | None] = mapped_column(HASH, default=None, index=True)
+
+
+class Upload(Base):
+    """An upload envelope (``ledger.uploads``) that brought at least one recorded trip: the car's signature
+    over the listed payload hashes, in order. Written in the transaction that records its trips."""
+
+    __tablename__ = "uploads"
+
+    upload_hash: Mapped[str] = mapped_column(HASH, primary_key=True)
+    vehicle_id: Mapped[str] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    algorithm: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(SIGNATURE)
+    payload_hashes: Mapped[str] = mapped_column(Text)  # JSON list of 0x-hex SHA-256, in signed order
+    received_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class TaskCategory(enum.StrEnum):

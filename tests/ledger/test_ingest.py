@@ -597,7 +597,10 @@ _POOL: Final[tuple[Raw, ...]] = (
 def _one_by_one(session: Session, raws: list[Raw], now: int) -> list[Verdict]:
     """The reference: each report verified against the store and inserted before the next is read."""
     context = StoreTelemetryContext(session)
-    return [ingest._ingest_one(session, context, raw, now) for raw in raws]
+    return [
+        item if isinstance(item, Verdict) else ingest._ingest_one(session, context, item, [], [], now)
+        for item in ingest._parse(raws)
+    ]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
