@@ -14,17 +14,24 @@ with the same key and the same reports gets the same answer byte for byte (``Ide
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from api.deps import NowDep, ServicesDep, SessionDep, operator
 from api.idempotent import IdempotencyKeyHeader, idempotent
 from api.limits import RateLimitedError
 from api.schemas.common import problem_responses
-from api.schemas.telemetry import BatchResult, HoldReview, HoldReviewOut, ReportResult, TripBatch
+from api.schemas.telemetry import (
+    BatchResult,
+    HoldReview,
+    HoldReviewOut,
+    ReportResult,
+    TripBatch,
+    UploadBatch,
+)
 from api.services import Services
 from ledger import ingest
 from ledger.errors import ValidationError
@@ -34,6 +41,7 @@ from ledger.tokens import Scope, TokenIdentity
 router = APIRouter(prefix="/telemetry", tags=["telemetry"])
 
 IDEMPOTENCY_SCOPE: Final = "telemetry.trips"
+UPLOADS_IDEMPOTENCY_SCOPE: Final = "telemetry.uploads"
 RATE_LIMITED: Final = "rate_limited"
 # Verdicts reached before the device signature verified: they prove nothing about who sent the report.
 _UNAUTHENTICATED: Final = frozenset(
@@ -52,10 +60,11 @@ def _vehicle_of(raw: Any) -> str | None:
     return vehicle_id if isinstance(vehicle_id, str) and VEHICLE_ID_RE.fullmatch(vehicle_id) else None
 
 
-def _result(index: int, verdict: Verdict) -> ReportResult:
+def _result(position: tuple[int | None, int], verdict: Verdict) -> ReportResult:
     report = verdict.report
     return ReportResult(
-        index=index,
+        upload=position[0],
+        index=position[1],
         status=verdict.status.value,
         reason=verdict.reason.value,
         detail=verdict.detail,
@@ -65,38 +74,55 @@ def _result(index: int, verdict: Verdict) -> ReportResult:
     )
 
 
-def _ingest(svc: Services, session: Session, reports: list[Any], now: int) -> BatchResult:
-    results: list[ReportResult | None] = [None] * len(reports)
+def _ingest(
+    svc: Services,
+    units: list[Any],
+    sizes: list[int],
+    uploads: bool,
+    submit: Callable[[list[Any]], list[list[Verdict]]],
+) -> BatchResult:
+    """Charges each car's rate per report, submits the units (reports, or uploads of ``sizes`` reports)
+    that are within it, refunds what verification found unauthenticated; one result per report."""
+    results: list[ReportResult | None] = []
     admitted: list[int] = []
-    for index, raw in enumerate(reports):
+    for unit, (raw, size) in enumerate(zip(units, sizes, strict=True)):
         vehicle_id = _vehicle_of(raw)
-        wait = 0 if vehicle_id is None else svc.vehicle_limits.take(vehicle_id)
-        if wait:
-            results[index] = ReportResult(
-                index=index,
+        wait = 0 if vehicle_id is None else svc.vehicle_limits.take(vehicle_id, size)
+        if not wait:
+            admitted.append(unit)
+            results.extend([None] * size)
+            continue
+        detail = f"car {vehicle_id!r} is over its report rate; send this report again in {wait} s"
+        results.extend(
+            ReportResult(
+                upload=unit if uploads else None,
+                index=index if uploads else unit,
                 status="rejected",
                 reason=RATE_LIMITED,
-                detail=f"car {vehicle_id!r} is over its report rate; send this report again in {wait} s",
+                detail=detail,
                 vehicle_id=vehicle_id,
                 retry_after=wait,
             )
-        else:
-            admitted.append(index)
-    if reports and not admitted:  # every report is over its car's rate: so is the request
+            for index in range(size)
+        )
+    if units and not admitted:  # every report is over its car's rate: so is the request
         wait = max(r.retry_after or 1 for r in results if r is not None)
         raise RateLimitedError(f"every report is over its car's report rate; retry in {wait} s", wait)
     try:
-        verdicts = ingest.submit_reports(session, [reports[i] for i in admitted], now)
+        groups = submit([units[unit] for unit in admitted])
     except BaseException:  # nothing will be stored, so nothing may count against the cars
-        for index in admitted:
-            if (vehicle_id := _vehicle_of(reports[index])) is not None:
-                svc.vehicle_limits.give_back(vehicle_id)
+        for unit in admitted:
+            if (vehicle_id := _vehicle_of(units[unit])) is not None:
+                svc.vehicle_limits.give_back(vehicle_id, sizes[unit])
         raise
-    for index, verdict in zip(admitted, verdicts, strict=True):
-        vehicle_id = _vehicle_of(reports[index])
-        if vehicle_id is not None and verdict.reason in _UNAUTHENTICATED:
-            svc.vehicle_limits.give_back(vehicle_id)
-        results[index] = _result(index, verdict)
+    starts = [sum(sizes[:unit]) for unit in range(len(units))] if uploads else list(range(len(units)))
+    for unit, verdicts in zip(admitted, groups, strict=True):
+        vehicle_id = _vehicle_of(units[unit])
+        for index, verdict in enumerate(verdicts):
+            if vehicle_id is not None and verdict.reason in _UNAUTHENTICATED:
+                svc.vehicle_limits.give_back(vehicle_id)
+            position = (unit, index) if uploads else (None, unit)
+            results[starts[unit] + index] = _result(position, verdict)
     final = [result for result in results if result is not None]
     counts = {
         status: sum(1 for r in final if r.status == status)
@@ -105,6 +131,11 @@ def _ingest(svc: Services, session: Session, reports: list[Any], now: int) -> Ba
     for (status, reason), count in Counter((r.status, r.reason) for r in final).items():
         svc.metrics.reports.labels(status, reason).inc(count)
     return BatchResult(results=final, **counts)
+
+
+def _upload_size(raw: Any) -> int:
+    reports = raw.get("reports") if isinstance(raw, dict) else None
+    return max(1, len(reports)) if isinstance(reports, list) else 1
 
 
 @router.post(
@@ -124,6 +155,11 @@ def submit_trips(
         raise ValidationError(
             f"reports: at most {svc.settings.max_batch} reports per batch, got {len(body.reports)}"
         )
+
+    def submit(reports: list[Any]) -> list[list[Verdict]]:
+        return [[verdict] for verdict in ingest.submit_reports(session, reports, now)]
+
+    sizes = [1] * len(body.reports)
     return idempotent(
         svc,
         session,
@@ -131,7 +167,39 @@ def submit_trips(
         IDEMPOTENCY_SCOPE,
         idempotency_key,
         body.reports,
-        lambda: _ingest(svc, session, body.reports, now),
+        lambda: _ingest(svc, body.reports, sizes, False, submit),
+    )
+
+
+@router.post(
+    "/uploads",
+    response_model=BatchResult,
+    summary="Submit upload envelopes: each car's reports under one signature; each report gets its verdict",
+    responses=problem_responses(400, 409, 413, 422, 429),
+)
+def submit_uploads(
+    body: UploadBatch,
+    svc: ServicesDep,
+    session: SessionDep,
+    now: NowDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    sizes = [_upload_size(raw) for raw in body.uploads]
+    if sum(sizes) > svc.settings.max_batch:
+        raise ValidationError(f"uploads: at most {svc.settings.max_batch} reports in all, got {sum(sizes)}")
+    burst = svc.vehicle_limits.burst
+    if svc.vehicle_limits.enabled and max(sizes, default=0) > burst:
+        raise ValidationError(f"uploads: a car may send at most {burst} reports at once, got {max(sizes)}")
+    return idempotent(
+        svc,
+        session,
+        now,
+        UPLOADS_IDEMPOTENCY_SCOPE,
+        idempotency_key,
+        body.uploads,
+        lambda: _ingest(
+            svc, body.uploads, sizes, True, lambda raws: ingest.submit_uploads(session, raws, now)
+        ),
     )
 
 

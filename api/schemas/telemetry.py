@@ -37,11 +37,38 @@ class TripBatch(Strict):
     )
 
 
+UPLOAD_EXAMPLE: dict[str, Any] = {
+    "vehicle_id": "YS-DEMO-0001",
+    "algorithm": "ed25519",
+    "reports": [
+        {
+            key: value
+            for key, value in WIRE_EXAMPLE.items()
+            if key not in ("vehicle_id", "algorithm", "signature")
+        }
+    ],
+    "signature": WIRE_EXAMPLE["signature"],
+}
+
+
+class UploadBatch(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"uploads": [UPLOAD_EXAMPLE]}]})
+
+    uploads: list[Any] = Field(
+        max_length=MAX_BATCH,
+        description=(
+            "upload envelopes in the wire format of docs/wire-format.md §7: a car's reports without their "
+            "own signatures and one signature over their payload hashes; at most 1,000 reports in all"
+        ),
+    )
+
+
 ReportStatus = Literal["accepted", "held", "rejected", "duplicate"]
 
 
 class ReportResult(BaseModel):
-    index: int = Field(description="position of the report in the batch")
+    index: int = Field(description="position of the report in the batch, or in its upload")
+    upload: int | None = Field(default=None, description="for an upload: position of its upload in the batch")
     status: ReportStatus
     reason: str = Field(
         description="reason code (docs/wire-format.md §6), or rate_limited",
