@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ledger import consent, vehicles
 from ledger.telemetry import Algorithm, DriveMode, TripReport, report_to_json, sign_report
+from ledger.uploads import Upload, sign_upload, upload_to_json
 
 VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
 TASK_CHOICES = ("daily_checkin", "community_post", "community_comment", "survey", "public_charging")
@@ -105,10 +106,25 @@ class Fleet:
             for _ in range(self.rng.choice((0, 1, 1, 2, 2, 3))):
                 report = self._trip(car, start, end, self.rng.random() < implausible_rate)
                 if report is not None:
-                    reports.append(report)
+                    reports.append(report_to_json(sign_report(report, car.private_key)))
         return reports
 
-    def _trip(self, car: SimCar, start: int, end: int, implausible: bool) -> dict[str, object] | None:
+    def uploads_between(self, start: int, end: int, implausible_rate: float = 0.0) -> list[dict[str, object]]:
+        """The same trips as :meth:`trips_between` would give, sent the other way: one upload envelope per
+        car that drove, its reports unsigned and the envelope signed once (``ledger.uploads``)."""
+        envelopes: list[dict[str, object]] = []
+        for car in self.cars:
+            trips = [
+                self._trip(car, start, end, self.rng.random() < implausible_rate)
+                for _ in range(self.rng.choice((0, 1, 1, 2, 2, 3)))
+            ]
+            reports = tuple(trip for trip in trips if trip is not None)
+            if reports:
+                upload = Upload(vehicle_id=car.vehicle_id, algorithm=car.algorithm, reports=reports)
+                envelopes.append(upload_to_json(sign_upload(upload, car.private_key)))
+        return envelopes
+
+    def _trip(self, car: SimCar, start: int, end: int, implausible: bool) -> TripReport | None:
         begin = max(start, car.busy_until + 600) + self.rng.randrange(0, max(1, (end - start) // 3))
         km = max(1.0, self.rng.lognormvariate(3.0, 0.6))  # median ~20 km a trip
         kmh = self.rng.uniform(25, 90) if not implausible else self.rng.uniform(400, 900)
@@ -133,4 +149,4 @@ class Fleet:
         car.busy_until = begin + duration
         if implausible:
             self.implausible.append(car.vehicle_id)
-        return report_to_json(sign_report(report, car.private_key))
+        return report
