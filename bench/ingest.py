@@ -41,14 +41,17 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import create_engine, text
+
+if TYPE_CHECKING:
+    from yuanshi.fleet import Fleet
 
 BATCH: Final = 100
 START: Final = 2_000_000_000  # the fixed time the cars are registered at
@@ -148,6 +151,8 @@ class Prepared:
     database_url: str
     batches: list[list[bytes]]  # per client: pre-encoded request bodies, in order
     reports: int
+    upload_batches: list[list[bytes]]  # the same for upload envelopes, on their own cars
+    upload_reports: int
     profile_batch: list[dict[str, object]]
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -168,7 +173,9 @@ def fresh_postgres() -> Iterator[str]:
         admin.dispose()
 
 
-def prepare(data_dir: Path, database_url: str, cars: int, clients: int, max_reports: int) -> Prepared:
+def prepare(
+    data_dir: Path, database_url: str, cars: int, clients: int, max_reports: int, upload_size: int
+) -> Prepared:
     from ledger import consent, vehicles
     from ledger.chain.deploy import DeployParams
     from ledger.chain.embedded import test_accounts
@@ -187,9 +194,10 @@ def prepare(data_dir: Path, database_url: str, cars: int, clients: int, max_repo
     timings["deploy_s"] = time.perf_counter() - begin
 
     begin = time.perf_counter()
-    # Fleet.create makes every fourth car P-256; the bound is Ed25519, so keep the Ed25519 cars only.
-    fleet = Fleet.create(cars + cars // 3 + 2, max(1, cars // 3), seed=4)
-    fleet.cars = [car for car in fleet.cars if car.algorithm is Algorithm.ED25519][:cars]
+    # Fleet.create makes every fourth car P-256; the bound is Ed25519, so keep the Ed25519 cars only. The
+    # first ``cars`` send signed reports, the next ``cars`` upload envelopes.
+    fleet = Fleet.create(2 * cars + 2 * cars // 3 + 2, max(1, 2 * cars // 3), seed=4)
+    fleet.cars = [car for car in fleet.cars if car.algorithm is Algorithm.ED25519][: 2 * cars]
     owners = {car.owner.address: car.owner for car in fleet.cars}
     chain_id = runtime.client.chain_id
     try:
@@ -214,16 +222,44 @@ def prepare(data_dir: Path, database_url: str, cars: int, clients: int, max_repo
     timings["register_s"] = time.perf_counter() - begin
 
     begin = time.perf_counter()
+    batches, total, upload_batches, uploaded, profile = _generate(
+        fleet, cars, clients, max_reports, upload_size
+    )
+    timings["generate_s"] = time.perf_counter() - begin
+    return Prepared(database_url, batches, total, upload_batches, uploaded, profile, timings)
+
+
+def _generate(
+    fleet: Fleet, cars: int, clients: int, max_reports: int, upload_size: int
+) -> tuple[list[list[bytes]], int, list[list[bytes]], int, list[dict[str, object]]]:
+    """Request bodies per client: signed reports from the first ``cars`` cars, and upload envelopes of
+    ``upload_size`` reports from the next ``cars`` (each car seals an envelope once it has driven that many
+    trips); then the batch kept for the in-process profile."""
+    from ledger.telemetry import TripReport
+
+    signing, uploading = fleet.cars[:cars], fleet.cars[cars:]
     client_of = {car.vehicle_id: index % clients for index, car in enumerate(fleet.cars)}
     streams: list[list[dict[str, object]]] = [[] for _ in range(clients)]
-    total = 0
+    pending: dict[str, list[TripReport]] = {}  # each uploading car's trips not yet sealed in an envelope
+    envelopes: list[list[dict[str, object]]] = [[] for _ in range(clients)]
+    total = uploaded = 0
     window = START + 60
     last_window = NOW - 2 * WINDOW_S  # the last hour is kept for the profiled batch
-    while total < max_reports and window + WINDOW_S <= last_window:
+    while (total < max_reports or uploaded < max_reports) and window + WINDOW_S <= last_window:
+        fleet.cars = signing
         for report in fleet.trips_between(window, window + WINDOW_S):
             streams[client_of[str(report["vehicle_id"])]].append(report)
             total += 1
+        fleet.cars = uploading
+        for car, trip in fleet.drive(window, window + WINDOW_S):
+            trips = pending.setdefault(car.vehicle_id, [])
+            trips.append(trip)
+            if len(trips) == upload_size:
+                envelopes[client_of[car.vehicle_id]].append(fleet.envelope(car, trips))
+                uploaded += len(trips)
+                del pending[car.vehicle_id]
         window += WINDOW_S
+    fleet.cars = signing
     profile_batch = fleet.trips_between(last_window, last_window + WINDOW_S)[:BATCH]
     batches = [
         [
@@ -232,8 +268,15 @@ def prepare(data_dir: Path, database_url: str, cars: int, clients: int, max_repo
         ]
         for stream in streams
     ]
-    timings["generate_s"] = time.perf_counter() - begin
-    return Prepared(database_url, batches, total, profile_batch, timings)
+    per_request = max(1, BATCH // upload_size)  # envelopes per request: about BATCH reports in each
+    upload_batches = [
+        [
+            json.dumps({"uploads": stream[i : i + per_request]}, separators=(",", ":")).encode()
+            for i in range(0, len(stream), per_request)
+        ]
+        for stream in envelopes
+    ]
+    return batches, total, upload_batches, uploaded, profile_batch
 
 
 # --- the server and the load -------------------------------------------------------------------------
@@ -246,10 +289,20 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Worker:
+    url: str
+    pid: int
+
+
 @contextmanager
-def serving(data_dir: Path, database_url: str, workers: int = 2) -> Iterator[str]:
-    """uvicorn with ``workers`` workers (uvloop + httptools) in a subprocess; always stopped afterwards."""
-    port = free_port()
+def serving(data_dir: Path, database_url: str, workers: int = 2) -> Iterator[list[Worker]]:
+    """``workers`` uvicorn processes (uvloop + httptools), one worker each on its own port, as behind a
+    load balancer; always stopped afterwards.
+
+    Not ``uvicorn --workers 2`` on one shared socket: a worker's event loop accepts every connection that
+    is waiting, so the load generator's few keep-alive connections all went to one worker (measured: 14.8
+    CPU-s in one worker, none in the other), and the run measured one core."""
     env = {
         **os.environ,
         "YUANSHI_DATA_DIR": str(data_dir),
@@ -259,30 +312,40 @@ def serving(data_dir: Path, database_url: str, workers: int = 2) -> Iterator[str
         "YUANSHI_API_VEHICLE_PER_MINUTE": "0",
         "YUANSHI_API_CLIENT_PER_MINUTE": "0",
     }
-    command = [
-        sys.executable, "-m", "uvicorn", "bench.ingest:server_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            command, env=env, cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            yield _wait_ready(process, log, f"http://127.0.0.1:{port}", workers)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with ExitStack() as stack:
+        started: list[tuple[subprocess.Popen[bytes], IO[bytes], str]] = []
+        for _ in range(workers):
+            port = free_port()
+            command = [
+                sys.executable, "-m", "uvicorn", "bench.ingest:server_app", "--factory",
+                "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+                "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+            ]  # fmt: skip
+            log = stack.enter_context(tempfile.TemporaryFile())
+            process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=Path(__file__).resolve().parent.parent,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            stack.callback(_stop, process)
+            started.append((process, log, f"http://127.0.0.1:{port}"))
+        yield [Worker(_wait_ready(process, log, url), process.pid) for process, log, url in started]
 
 
-def _wait_ready(process: subprocess.Popen[bytes], log: IO[bytes], url: str, workers: int) -> str:
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], log: IO[bytes], url: str) -> str:
     deadline = time.monotonic() + 90
-    ready = 0
-    while ready < workers * 2:  # a few answers, so that both workers have most likely started
+    while True:
         if process.poll() is not None or time.monotonic() > deadline:
             log.seek(0)
             raise RuntimeError("the API did not start:\n" + log.read().decode(errors="replace")[-4000:])
@@ -291,12 +354,10 @@ def _wait_ready(process: subprocess.Popen[bytes], log: IO[bytes], url: str, work
             # batch answers once the worker's runtime (and database connection) is up.
             probe = httpx.post(url + "/v1/telemetry/trips", json={"reports": []}, timeout=5)
             if probe.status_code == 200:
-                ready += 1
-                continue
+                return url
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    return url
 
 
 @dataclass
@@ -309,13 +370,21 @@ class LoadResult:
     elapsed_s: float = 0.0
 
 
-async def _client(http: httpx.AsyncClient, bodies: list[bytes], deadline: float, result: LoadResult) -> None:
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _client(
+    http: httpx.AsyncClient, path: str, bodies: list[bytes], deadline: float, result: LoadResult
+) -> None:
     headers = {"content-type": "application/json"}
     for body in bodies:
         if time.perf_counter() >= deadline:
             return
         begin = time.perf_counter()
-        response = await http.post("/v1/telemetry/trips", content=body, headers=headers)
+        response = await http.post(path, content=body, headers=headers)
         result.latencies_ms.append((time.perf_counter() - begin) * 1000)
         if response.status_code != 200:
             result.errors += 1
@@ -328,12 +397,21 @@ async def _client(http: httpx.AsyncClient, bodies: list[bytes], deadline: float,
                 result.other[status] = result.other.get(status, 0) + answer[status]
 
 
-async def load(url: str, streams: list[list[bytes]], seconds: float) -> LoadResult:
+async def load(workers: list[Worker], path: str, streams: list[list[bytes]], seconds: float) -> LoadResult:
+    """Client ``i`` sends its bodies in order to worker ``i mod len(workers)``, one request at a time."""
     result = LoadResult()
-    limits = httpx.Limits(max_connections=len(streams), max_keepalive_connections=len(streams))
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+    async with AsyncExitStack() as stack:
+        https = [
+            await stack.enter_async_context(httpx.AsyncClient(base_url=worker.url, timeout=120))
+            for worker in workers
+        ]
         begin = time.perf_counter()
-        await asyncio.gather(*(_client(http, bodies, begin + seconds, result) for bodies in streams))
+        await asyncio.gather(
+            *(
+                _client(https[index % len(https)], path, bodies, begin + seconds, result)
+                for index, bodies in enumerate(streams)
+            )
+        )
         result.elapsed_s = time.perf_counter() - begin
     return result
 
@@ -401,23 +479,13 @@ def profile_batch(database_url: str, reports: list[dict[str, object]], top: int 
 # --- the run -----------------------------------------------------------------------------------------
 
 
-def run(seconds: float, cars: int, clients: int, max_reports: int, verify_seconds: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="yuanshi-bench-ingest-") as tmp, fresh_postgres() as url:
-        data_dir = Path(tmp)
-        prepared = prepare(data_dir, url, cars, clients, max_reports)
-        library = fastest_library()
-        bound = verify_rate(library, 2, verify_seconds)
-        with serving(data_dir, url) as server:
-            result = asyncio.run(load(server, prepared.batches, seconds))
-        profile = profile_batch(url, prepared.profile_batch) if prepared.profile_batch else None
+def _phase(workers: list[Worker], path: str, streams: list[list[bytes]], seconds: float) -> dict[str, Any]:
+    cpu_before = [cpu_s(worker.pid) for worker in workers]
+    result = asyncio.run(load(workers, path, streams, seconds))
+    cpu = [cpu_s(worker.pid) - before for worker, before in zip(workers, cpu_before, strict=True)]
     rate = result.accepted / result.elapsed_s if result.elapsed_s else 0.0
-    load_1, load_5, load_15 = os.getloadavg()
     return {
         "reports_per_s": round(rate, 1),
-        "verify_bound_per_s": round(bound, 1),
-        "ratio": round(rate / bound, 4) if bound else 0.0,
-        "target_ratio": TARGET_RATIO,
-        "target_met": bool(bound) and rate / bound >= TARGET_RATIO,
         "p50_ms": round(percentile(result.latencies_ms, 50), 2),
         "p99_ms": round(percentile(result.latencies_ms, 99), 2),
         "accepted": result.accepted,
@@ -426,6 +494,37 @@ def run(seconds: float, cars: int, clients: int, max_reports: int, verify_second
         "http_errors": result.errors,
         "batches": len(result.latencies_ms),
         "elapsed_s": round(result.elapsed_s, 3),
+        "workers_cpu_s": [round(value, 2) for value in cpu],
+        "worker_cpu_us_per_report": round(sum(cpu) / result.accepted * 1e6, 1) if result.accepted else None,
+    }
+
+
+def run(
+    seconds: float, cars: int, clients: int, max_reports: int, verify_seconds: float, upload_size: int
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="yuanshi-bench-ingest-") as tmp, fresh_postgres() as url:
+        data_dir = Path(tmp)
+        prepared = prepare(data_dir, url, cars, clients, max_reports, upload_size)
+        library = fastest_library()
+        bound = verify_rate(library, 2, verify_seconds)
+        with serving(data_dir, url) as workers:
+            signed = _phase(workers, "/v1/telemetry/trips", prepared.batches, seconds)
+            uploads = _phase(workers, "/v1/telemetry/uploads", prepared.upload_batches, seconds)
+        profile = profile_batch(url, prepared.profile_batch) if prepared.profile_batch else None
+    rate, upload_rate = signed["reports_per_s"], uploads["reports_per_s"]
+    load_1, load_5, load_15 = os.getloadavg()
+    return {
+        **signed,
+        "verify_bound_per_s": round(bound, 1),
+        "ratio": round(rate / bound, 4) if bound else 0.0,
+        "target_ratio": TARGET_RATIO,
+        "target_met": bool(bound) and rate / bound >= TARGET_RATIO,
+        "uploads": {
+            **uploads,
+            "reports_per_upload": upload_size,
+            "ratio": round(upload_rate / bound, 4) if bound else 0.0,
+            "reports_prepared": prepared.upload_reports,
+        },
         "reports_prepared": prepared.reports,
         "verify_library": library,
         "cars": cars,
@@ -446,8 +545,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--max-reports", type=int, default=150_000, help="reports pre-generated at most")
     parser.add_argument("--verify-seconds", type=float, default=3.0, help="length of the bound measurement")
+    parser.add_argument("--upload-size", type=int, default=10, help="reports per upload envelope")
     args = parser.parse_args(argv)
-    figures = run(args.seconds, args.cars, args.clients, args.max_reports, args.verify_seconds)
+    if not 1 <= args.upload_size <= BATCH:
+        parser.error(f"--upload-size must be in 1..{BATCH}")
+    figures = run(
+        args.seconds, args.cars, args.clients, args.max_reports, args.verify_seconds, args.upload_size
+    )
     if args.json:
         print(json.dumps(figures, sort_keys=True))
         return 0
@@ -456,6 +560,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Ed25519 bound, 2 cores  {figures['verify_bound_per_s']:>10,.1f}  ({figures['verify_library']})")
     verdict = "met" if figures["target_met"] else "NOT met"
     print(f"ratio                   {figures['ratio']:>10.1%}  (target {TARGET_RATIO:.0%}: {verdict})")
+    cpu = f"{figures['worker_cpu_us_per_report']:>10,.1f} us  (workers {figures['workers_cpu_s']} s)"
+    print(f"worker CPU per report   {cpu}")
+    uploads = figures["uploads"]
+    print(f"upload envelopes of {uploads['reports_per_upload']} reports, one signature each:")
+    print(f"  accepted reports/s    {uploads['reports_per_s']:>10,.1f}  ({uploads['accepted']:,} accepted)")
+    print(f"  batch latency p50/p99 {uploads['p50_ms']:>10,.1f} / {uploads['p99_ms']:,.1f} ms")
+    print(f"  ratio to the bound    {uploads['ratio']:>10.1%}")
+    cpu = f"{uploads['worker_cpu_us_per_report']:>10,.1f} us  (workers {uploads['workers_cpu_s']} s)"
+    print(f"  worker CPU per report {cpu}")
     if figures["profile"]:
         profile = figures["profile"]
         shares = ", ".join(f"{k} {v:.0%}" for k, v in profile["share"].items())

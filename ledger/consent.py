@@ -316,16 +316,28 @@ def consent_spans_by_account(
     """:func:`consent_spans` of each of ``accounts`` (checksummed), in one query per 500 accounts;
     an account without any consent maps to an empty list."""
     wanted = sorted({checksum_account(account) for account in accounts})
-    spans: dict[str, list[tuple[int, int | None]]] = {account: [] for account in wanted}
+    rows: list[tuple[str, int, int | None, str]] = []
     for start in range(0, len(wanted), _ACCOUNT_CHUNK):
         query = (
             select(Consent.account, Consent.granted_at, Consent.revoked_at, Consent.categories)
             .where(one_of(session, Consent.account, wanted[start : start + _ACCOUNT_CHUNK]))
             .order_by(Consent.granted_at, Consent.id)
         )
-        for account, granted_at, revoked_at, categories in session.execute(query):
-            if category.value in json.loads(categories):
-                spans[account].append((granted_at, revoked_at))
+        rows.extend((row[0], row[1], row[2], row[3]) for row in session.execute(query))
+    return spans_by_account(rows, wanted, category)
+
+
+def spans_by_account(
+    rows: Iterable[tuple[str, int, int | None, str]],
+    accounts: Iterable[str],
+    category: Category = Category.TRIP_SUMMARIES,
+) -> dict[str, list[tuple[int, int | None]]]:
+    """The spans of :func:`consent_spans_by_account` from its rows ``(account, granted_at, revoked_at,
+    categories)`` in grant order; every one of ``accounts`` maps to a list, empty without consent."""
+    spans: dict[str, list[tuple[int, int | None]]] = {account: [] for account in accounts}
+    for account, granted_at, revoked_at, categories in rows:
+        if category.value in json.loads(categories):
+            spans[account].append((granted_at, revoked_at))
     return spans
 
 

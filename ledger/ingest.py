@@ -56,7 +56,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     true,
     update,
 )
@@ -66,12 +65,13 @@ from sqlalchemy.orm import Session
 
 from ledger import consent, telemetry, uploads
 from ledger.errors import ConflictError, NotFoundError, ValidationError
+from ledger.store import ingest_pg
 from ledger.store.models import Trip, TripStatus, Upload
-from ledger.store.sql import one_of
 from ledger.telemetry import Algorithm, Reason, Status, TripSummary, Verdict
 from ledger.vehicles import (
     OwnershipRecord,
     check_time,
+    checksum_account,
     latest_device_key,
     latest_device_keys,
     owner_in_history,
@@ -109,6 +109,16 @@ class ReviewDecision(StrEnum):
 
 
 _DECISIONS: Final = frozenset(member.value for member in ReviewDecision)
+
+
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _stored_status(session: Session, status: TripStatus) -> str:
+    """``status`` as the trips table stores it (the enum's bind processing, whatever it is)."""
+    process = _TRIPS.c.status.type.bind_processor(session.get_bind().dialect)
+    return str(process(status) if process else status)
 
 
 def _hex(digest: bytes) -> str:
@@ -234,17 +244,40 @@ class BatchTelemetryContext:
         replays: bool = True,
     ) -> None:
         vehicle_ids = sorted({report.vehicle_id for report in reports})
-        self._keys = latest_device_keys(session, vehicle_ids)
         self._payloads: set[bytes] = set()
         self._sequences: set[tuple[str, int]] = set()
-        self._last = _last_trips(session, vehicle_ids)
+        self._owners: dict[str, list[OwnershipRecord]] = {}
+        if _postgresql(session):
+            self._read_postgresql(session, vehicle_ids)
+        else:
+            self._keys = latest_device_keys(session, vehicle_ids)
+            self._last = _last_trips(session, vehicle_ids)
+            for record in ownership_history(session, vehicle_ids):
+                self._owners.setdefault(record.vehicle_id, []).append(record)
+            owners = {record.account for records in self._owners.values() for record in records}
+            self._consents = consent.consent_spans_by_account(session, owners)
         if replays:
             self._read_replays(session, reports, digests)
-        self._owners: dict[str, list[OwnershipRecord]] = {}
-        for record in ownership_history(session, vehicle_ids):
+
+    def _read_postgresql(self, session: Session, vehicle_ids: list[str]) -> None:
+        """The snapshot of the branch above, read by the same queries as prepared statements
+        (:mod:`ledger.store.ingest_pg`)."""
+        self._keys = {
+            vehicle_id: telemetry.DeviceKey(Algorithm(algorithm), public_key, revoked_at is not None)
+            for vehicle_id, algorithm, public_key, revoked_at in ingest_pg.latest_device_keys(
+                session, vehicle_ids
+            )
+        }
+        denied = _stored_status(session, TripStatus.DENIED)
+        self._last = {
+            row[0]: TripSummary(*row[1:]) for row in ingest_pg.last_trips(session, vehicle_ids, denied)
+        }
+        for record in sorted(OwnershipRecord(*row) for row in ingest_pg.ownerships(session, vehicle_ids)):
             self._owners.setdefault(record.vehicle_id, []).append(record)
-        owners = {record.account for records in self._owners.values() for record in records}
-        self._consents = consent.consent_spans_by_account(session, owners)
+        owners = sorted(
+            {checksum_account(record.account) for records in self._owners.values() for record in records}
+        )
+        self._consents = consent.spans_by_account(ingest_pg.consent_rows(session, owners), owners)
 
     def _read_replays(
         self, session: Session, reports: Sequence[telemetry.TripReport], digests: Sequence[bytes]
@@ -369,13 +402,16 @@ def _record_uploads(session: Session, rows: list[dict[str, object]]) -> None:
     """Stores the envelopes not stored yet (the same upload sent again is the same row)."""
     if not rows:
         return
-    hashes = [row["upload_hash"] for row in rows]
-    stored = set(
-        session.scalars(select(Upload.upload_hash).where(one_of(session, Upload.upload_hash, hashes)))
-    )
-    new = [row for row in rows if row["upload_hash"] not in stored]
-    if new:
-        session.execute(_UPLOADS.insert(), new)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        ingest_pg.insert_uploads(session, json.dumps(rows))
+    elif dialect == "sqlite":
+        session.execute(sqlite.insert(_UPLOADS).on_conflict_do_nothing(), rows)
+    else:
+        hashes = [row["upload_hash"] for row in rows]
+        stored = set(session.scalars(select(Upload.upload_hash).where(Upload.upload_hash.in_(hashes))))
+        if new := [row for row in rows if row["upload_hash"] not in stored]:
+            session.execute(_UPLOADS.insert(), new)
 
 
 def _signed(
@@ -476,30 +512,17 @@ def _verify_batch(
     return verdicts
 
 
-# The insert of a batch's new rows on PostgreSQL: one statement of fixed text over one JSON parameter read
-# as rows of the table's own type, so it is prepared once per connection and the rows are encoded by the
-# json module's C encoder, instead of a VALUES list whose text (and parse) grows with the batch.
-_JSON_COLUMNS: Final = (
-    "vehicle_id, seq, payload_hash, started_at, ended_at, odometer_start_m, odometer_end_m, energy_wh, "
-    "drive_mode, checkin_ids, status, reason, detail, received_at, details_deleted, signature, upload_hash"
-)
-_JSON_INSERT: Final = text(
-    f"INSERT INTO trips ({_JSON_COLUMNS}) SELECT {_JSON_COLUMNS} "
-    "FROM json_populate_recordset(NULL::trips, CAST(:rows AS json)) ON CONFLICT DO NOTHING RETURNING id"
-)
-
-
 def _insert_new(session: Session, rows: list[dict[str, object]]) -> bool:
     """Inserts ``rows`` unless one of them collides with a stored sequence or payload hash; then inserts
     none and answers False. No SAVEPOINT: ON CONFLICT DO NOTHING never aborts the transaction, and the rows
     that did go in are deleted again by id."""
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
-        status = _TRIPS.c.status.type.bind_processor(dialect)
-        encoded = json.dumps(
-            [{**row, "status": status(row["status"]) if status else row["status"]} for row in rows]
+        stored = {status: _stored_status(session, status) for status in _RECORDED_STATUS.values()}
+        ids = ingest_pg.insert_trips(
+            session,
+            json.dumps([{**row, "status": stored[cast("TripStatus", row["status"])]} for row in rows]),
         )
-        ids = list(session.scalars(_JSON_INSERT, {"rows": encoded}))
     elif dialect.name == "sqlite":
         statement = sqlite.insert(_TRIPS).on_conflict_do_nothing().returning(_TRIPS.c.id)
         ids = list(session.scalars(statement, rows))

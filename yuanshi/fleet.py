@@ -101,28 +101,34 @@ class Fleet:
     def trips_between(self, start: int, end: int, implausible_rate: float = 0.0) -> list[dict[str, object]]:
         """Signed reports of the trips every car drives in ``[start, end)``: 0-3 a day, realistic speeds
         and consumption; with ``implausible_rate`` some are impossibly fast (they must be held)."""
-        reports: list[dict[str, object]] = []
-        for car in self.cars:
-            for _ in range(self.rng.choice((0, 1, 1, 2, 2, 3))):
-                report = self._trip(car, start, end, self.rng.random() < implausible_rate)
-                if report is not None:
-                    reports.append(report_to_json(sign_report(report, car.private_key)))
-        return reports
+        return [
+            report_to_json(sign_report(report, car.private_key))
+            for car, report in self.drive(start, end, implausible_rate)
+        ]
 
     def uploads_between(self, start: int, end: int, implausible_rate: float = 0.0) -> list[dict[str, object]]:
         """The same trips as :meth:`trips_between` would give, sent the other way: one upload envelope per
         car that drove, its reports unsigned and the envelope signed once (``ledger.uploads``)."""
-        envelopes: list[dict[str, object]] = []
+        by_car: dict[str, tuple[SimCar, list[TripReport]]] = {}
+        for car, report in self.drive(start, end, implausible_rate):
+            by_car.setdefault(car.vehicle_id, (car, []))[1].append(report)
+        return [self.envelope(car, reports) for car, reports in by_car.values()]
+
+    def drive(self, start: int, end: int, implausible_rate: float = 0.0) -> list[tuple[SimCar, TripReport]]:
+        """The unsigned trips every car drives in ``[start, end)``, car by car, each car's in order."""
+        trips: list[tuple[SimCar, TripReport]] = []
         for car in self.cars:
-            trips = [
-                self._trip(car, start, end, self.rng.random() < implausible_rate)
-                for _ in range(self.rng.choice((0, 1, 1, 2, 2, 3)))
-            ]
-            reports = tuple(trip for trip in trips if trip is not None)
-            if reports:
-                upload = Upload(vehicle_id=car.vehicle_id, algorithm=car.algorithm, reports=reports)
-                envelopes.append(upload_to_json(sign_upload(upload, car.private_key)))
-        return envelopes
+            for _ in range(self.rng.choice((0, 1, 1, 2, 2, 3))):
+                report = self._trip(car, start, end, self.rng.random() < implausible_rate)
+                if report is not None:
+                    trips.append((car, report))
+        return trips
+
+    @staticmethod
+    def envelope(car: SimCar, reports: Sequence[TripReport]) -> dict[str, object]:
+        """``reports`` of ``car`` in one upload envelope signed with its device key, as JSON."""
+        upload = Upload(vehicle_id=car.vehicle_id, algorithm=car.algorithm, reports=tuple(reports))
+        return upload_to_json(sign_upload(upload, car.private_key))
 
     def _trip(self, car: SimCar, start: int, end: int, implausible: bool) -> TripReport | None:
         begin = max(start, car.busy_until + 600) + self.rng.randrange(0, max(1, (end - start) // 3))
