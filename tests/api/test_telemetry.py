@@ -1,5 +1,6 @@
-"""POST /v1/telemetry/trips and hold review, on SQLite and PostgreSQL: per-report verdicts, device
-signatures, idempotent retries, batch and body limits, per-car and per-client rates, hostile input."""
+"""POST /v1/telemetry/trips, POST /v1/telemetry/uploads and hold review, on SQLite and PostgreSQL:
+per-report verdicts, device and upload signatures, idempotent retries, batch and body limits, per-car and
+per-client rates, hostile input."""
 
 from __future__ import annotations
 
@@ -7,23 +8,30 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, select
 
 from api.limits import BucketTable
+from ledger import telemetry, uploads, vehicles
 from ledger.store.models import IdempotencyKey, Trip, TripStatus
+from ledger.store.models import Upload as UploadRow
+from ledger.telemetry import DriveMode, PrivateKey, TripReport
 from tests.api.conftest import Api, running_api
 from tests.api.helpers import Unchanged, assert_problem, trip
 from tests.db import BACKENDS
+from yuanshi.fleet import Fleet, SimCar
 
 URL = "/v1/telemetry/trips"
+UPLOADS_URL = "/v1/telemetry/uploads"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     backend = str(request.param)
-    with running_api(tmp_path_factory.mktemp(f"telemetry-{backend}"), backend, cars=10, owners=4) as api:
+    with running_api(tmp_path_factory.mktemp(f"telemetry-{backend}"), backend, cars=16, owners=4) as api:
         # Trips must end after the cars' registration and their owners' consent.
         api.world.chain.advance(4 * 3600)
         yield api
@@ -274,3 +282,305 @@ def test_metrics_count_reports_by_verdict(api: Api) -> None:
     with api.world.sessions() as session:
         assert (session.scalar(select(func.count()).select_from(Trip)) or 0) > 0
     assert json.loads(api.client.get("/healthz").text)["status"] == "ok"
+
+
+# --- POST /v1/telemetry/uploads ---------------------------------------------------------------------------
+# Cars 10 and up are the upload tests' own.
+
+
+def draft(car: SimCar, ended_at: int, metres: int = 20_000, minutes: int = 30) -> TripReport:
+    """``car``'s next trip ending at ``ended_at``, unsigned, as it goes into an upload."""
+    car.seq += 1
+    report = TripReport(
+        vehicle_id=car.vehicle_id,
+        seq=car.seq,
+        started_at=ended_at - minutes * 60,
+        ended_at=ended_at,
+        odometer_start_m=car.odometer_m,
+        odometer_end_m=car.odometer_m + metres,
+        energy_wh=metres * 150 // 1000,
+        drive_mode=DriveMode.ECO,
+        algorithm=car.algorithm,
+    )
+    car.odometer_m += metres
+    return report
+
+
+def upload(car: SimCar, *reports: TripReport, key: PrivateKey | None = None) -> dict[str, Any]:
+    """``reports`` of ``car`` in one envelope signed by ``key`` (the car's device key by default)."""
+    if key is None:
+        return Fleet.envelope(car, reports)
+    envelope = uploads.Upload(vehicle_id=car.vehicle_id, algorithm=car.algorithm, reports=reports)
+    return uploads.upload_to_json(uploads.sign_upload(envelope, key))
+
+
+def other_key(car: SimCar, api: Api) -> PrivateKey:
+    """Another car's key of the same algorithm."""
+    return next(
+        other.private_key
+        for other in api.world.fleet.cars
+        if other.algorithm is car.algorithm and other.vehicle_id != car.vehicle_id
+    )
+
+
+def hash_of(report: TripReport) -> str:
+    return "0x" + telemetry.payload_hash(report).hex()
+
+
+def positions(body: dict[str, Any]) -> list[tuple[int, int, str, str]]:
+    return [(r["upload"], r["index"], r["status"], r["reason"]) for r in body["results"]]
+
+
+def upload_rows_of(api: Api, vehicle_id: str) -> list[UploadRow]:
+    with api.world.sessions() as session:
+        query = select(UploadRow).where(UploadRow.vehicle_id == vehicle_id).order_by(UploadRow.received_at)
+        return list(session.scalars(query))
+
+
+def test_each_report_of_each_upload_gets_its_verdict_and_position(api: Api) -> None:
+    car, other = api.world.fleet.cars[10], api.world.fleet.cars[11]
+    now = api.world.chain.now()
+    first = [draft(car, now - 7200), draft(car, now - 5400, metres=400_000), draft(car, now - 1800)]
+    second = [draft(other, now - 600)]
+    raw = [upload(car, *first), upload(other, *second)]
+    response = api.client.post(UPLOADS_URL, json={"uploads": raw})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["accepted"], body["held"], body["rejected"], body["duplicate"]) == (3, 1, 0, 0)
+    assert positions(body) == [
+        (0, 0, "accepted", "ok"),
+        (0, 1, "held", "too_fast"),
+        (0, 2, "accepted", "ok"),
+        (1, 0, "accepted", "ok"),
+    ]
+    assert [(r["vehicle_id"], r["seq"], r["payload_hash"]) for r in body["results"]] == [
+        (report.vehicle_id, report.seq, hash_of(report)) for report in first + second
+    ]
+    stored = trips_of(api, car.vehicle_id)
+    assert [(t.seq, t.status, t.signature) for t in stored] == [
+        (first[0].seq, TripStatus.ACCEPTED, None),
+        (first[1].seq, TripStatus.HELD, None),
+        (first[2].seq, TripStatus.ACCEPTED, None),
+    ]
+    [row] = upload_rows_of(api, car.vehicle_id)
+    assert {t.upload_hash for t in stored} == {row.upload_hash}
+    assert (row.algorithm, row.signature) == (car.algorithm.value, raw[0]["signature"])
+    assert json.loads(row.payload_hashes) == [hash_of(report) for report in first]
+    # Sent again, the same uploads change nothing.
+    with Unchanged(api):
+        again = api.client.post(UPLOADS_URL, json={"uploads": raw}).json()
+    assert [r["status"] for r in again["results"]] == ["duplicate"] * 4
+
+
+def test_a_malformed_or_forged_upload_is_answered_per_report_beside_good_ones(api: Api) -> None:
+    car = api.world.fleet.cars[12]
+    now = api.world.chain.now()
+    good = upload(car, draft(car, now - 7200), draft(car, now - 5400))
+    broken = upload(car, draft(car, now - 3600), draft(car, now - 3000))
+    broken["reports"][1]["signature"] = "0x" + "00" * 64  # a report signed on its own does not belong here
+    forged = upload(car, draft(car, now - 2400), draft(car, now - 1800))
+    forged["reports"][0]["energy_wh"] += 1  # after signing
+    wrong_key = upload(car, draft(car, now - 1200), key=other_key(car, api))
+    empty: dict[str, Any] = {
+        "vehicle_id": car.vehicle_id,
+        "algorithm": car.algorithm.value,
+        "reports": [],
+        "signature": "0x",
+    }
+    batch = [good, broken, "junk", forged, wrong_key, empty]
+    response = api.client.post(UPLOADS_URL, json={"uploads": batch})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["accepted"], body["held"], body["rejected"], body["duplicate"]) == (2, 0, 7, 0)
+    assert positions(body) == [
+        (0, 0, "accepted", "ok"),
+        (0, 1, "accepted", "ok"),
+        (1, 0, "rejected", "malformed"),
+        (1, 1, "rejected", "malformed"),
+        (2, 0, "rejected", "malformed"),
+        (3, 0, "rejected", "bad_signature"),
+        (3, 1, "rejected", "bad_signature"),
+        (4, 0, "rejected", "bad_signature"),
+        (5, 0, "rejected", "malformed"),
+    ]
+    results = body["results"]
+    assert all("upload report 1" in r["detail"] and "'signature'" in r["detail"] for r in results[2:4])
+    assert all(r["payload_hash"] is None and r["seq"] is None for r in results[2:5])
+    assert "upload must be a JSON object" in results[4]["detail"]
+    assert all("the upload's signature does not verify" in r["detail"] for r in results[5:8])
+    assert "reports must be an array" in results[8]["detail"]
+    assert [t.seq for t in trips_of(api, car.vehicle_id)] == [r["seq"] for r in results[:2]]
+    assert len(upload_rows_of(api, car.vehicle_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b"{not json", 400, None),
+        (b'{"uploads": {"a": 1}}', 422, "uploads"),
+        (b'{"uploads": "many"}', 422, "uploads"),
+        (b'{"reports": []}', 422, "uploads"),
+        (b'{"uploads": [], "extra": true}', 422, "extra"),
+        (b"[]", 422, None),
+    ],
+)
+def test_a_body_that_is_not_a_list_of_uploads_is_a_4xx_problem(
+    api: Api, body: bytes, status: int, field: str | None
+) -> None:
+    with Unchanged(api):
+        response = api.client.post(UPLOADS_URL, content=body, headers={"Content-Type": "application/json"})
+    problem = assert_problem(response, status)
+    if field is not None:
+        assert field in problem["detail"]
+        assert any(error["field"] == field for error in problem["errors"])
+
+
+def test_more_than_1000_reports_in_all_uploads_are_refused_whole(api: Api) -> None:
+    car = api.world.fleet.cars[13]
+    report = telemetry.report_to_json(draft(car, api.world.chain.now() - 60))
+    car.seq -= 1
+    car.odometer_m -= 20_000
+    for key in ("vehicle_id", "algorithm", "signature"):
+        del report[key]
+    envelope = {"vehicle_id": car.vehicle_id, "algorithm": car.algorithm.value, "signature": "0x" + "00" * 64}
+    for batch in (
+        [envelope | {"reports": [report] * 500}, envelope | {"reports": [report] * 501}],
+        [envelope | {"reports": [report] * 1001}],
+        [envelope | {"reports": [report] * 999}, "junk", "junk"],  # an upload without reports counts one
+    ):
+        with Unchanged(api):
+            response = api.client.post(UPLOADS_URL, json={"uploads": batch})
+        assert_problem(response, 422, "invalid-input", "at most 1000 reports in all, got 1001")
+    with Unchanged(api):
+        response = api.client.post(UPLOADS_URL, json={"uploads": ["junk"] * 1001})
+    body = assert_problem(response, 422, "invalid-input", "uploads")
+    assert body["errors"][0]["field"] == "uploads"
+    # Exactly 1000 is one batch, answered per report.
+    with Unchanged(api):
+        results = api.client.post(UPLOADS_URL, json={"uploads": [envelope | {"reports": [report] * 1000}]})
+    assert results.status_code == 200, results.text
+    assert [r["reason"] for r in results.json()["results"]] == ["bad_signature"] * 1000
+
+
+def test_a_retried_upload_with_the_same_idempotency_key_answers_the_same_bytes(api: Api) -> None:
+    car = api.world.fleet.cars[13]
+    now = api.world.chain.now()
+    batch = {"uploads": [upload(car, draft(car, now - 5000), draft(car, now - 1000))]}
+    key = str(uuid.uuid4())
+    first = api.client.post(UPLOADS_URL, json=batch, headers={"Idempotency-Key": key})
+    assert first.status_code == 200, first.text
+    assert "Idempotent-Replayed" not in first.headers
+    assert [r["status"] for r in first.json()["results"]] == ["accepted", "accepted"]
+    with Unchanged(api):
+        again = api.client.post(UPLOADS_URL, json=batch, headers={"Idempotency-Key": key})
+    assert again.status_code == 200
+    assert again.content == first.content
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(trips_of(api, car.vehicle_id)) == 2
+    assert len(upload_rows_of(api, car.vehicle_id)) == 1
+    # Without the key the same uploads are harmless too, but answer "duplicate".
+    plain = api.client.post(UPLOADS_URL, json=batch).json()
+    assert [r["status"] for r in plain["results"]] == ["duplicate", "duplicate"]
+    # The same key with other uploads is a conflict.
+    other = {"uploads": [upload(car, draft(car, now - 500))]}
+    with Unchanged(api):
+        response = api.client.post(UPLOADS_URL, json=other, headers={"Idempotency-Key": key})
+    assert_problem(response, 409, "conflict", "different request")
+    with api.world.sessions() as session:
+        row = session.get(IdempotencyKey, ("telemetry.uploads", key))
+        assert row is not None
+        assert row.status_code == 200
+        assert session.get(IdempotencyKey, ("telemetry.trips", key)) is None
+    # Keys are per endpoint: the same key on /trips is a new request there.
+    car.seq -= 1
+    car.odometer_m -= 20_000
+    trips = api.client.post(
+        URL, json={"reports": [trip(car, now - 500, minutes=5)]}, headers={"Idempotency-Key": key}
+    )
+    assert trips.status_code == 200, trips.text
+    assert [(r["upload"], r["index"], r["status"]) for r in trips.json()["results"]] == [
+        (None, 0, "accepted")
+    ]
+
+
+def test_a_cars_rate_is_charged_per_report_of_its_uploads(api: Api) -> None:
+    services = api.services
+    saved = services.vehicle_limits
+    services.vehicle_limits = BucketTable(burst=3, per_minute=1)
+    try:
+        car = api.world.fleet.cars[14]
+        now = api.world.chain.now()
+        seq, odometer = car.seq, car.odometer_m
+        forged = upload(car, *(draft(car, now - 9000 + 60 * i) for i in range(3)), key=other_key(car, api))
+        broken = copy.deepcopy(forged)
+        del broken["reports"][2]["seq"]
+        car.seq, car.odometer_m = seq, odometer
+        # Forged and malformed uploads in the car's name are refunded, so the car keeps its budget; within
+        # one request they do count, so the later ones are over the rate.
+        body = api.client.post(UPLOADS_URL, json={"uploads": [forged, broken]}).json()
+        assert positions(body) == [(0, i, "rejected", "bad_signature") for i in range(3)] + [
+            (1, i, "rejected", "rate_limited") for i in range(3)
+        ]
+        body = api.client.post(UPLOADS_URL, json={"uploads": [broken]}).json()
+        assert [r["reason"] for r in body["results"]] == ["malformed"] * 3
+        # An upload larger than the burst could never pass: refused whole.
+        four = upload(car, *(draft(car, now - 9000 + 600 * i) for i in range(4)))
+        car.seq, car.odometer_m = seq, odometer
+        with Unchanged(api):
+            response = api.client.post(UPLOADS_URL, json={"uploads": [four]})
+        assert_problem(response, 422, "invalid-input", "at most 3 reports at once, got 4")
+        # Two good uploads of two: the first spends two of three tokens, the second is over the rate.
+        within = upload(car, draft(car, now - 7200), draft(car, now - 5400))
+        over = upload(car, draft(car, now - 3600), draft(car, now - 1800))
+        body = api.client.post(UPLOADS_URL, json={"uploads": [within, over]}).json()
+        assert positions(body) == [
+            (0, 0, "accepted", "ok"),
+            (0, 1, "accepted", "ok"),
+            (1, 0, "rejected", "rate_limited"),
+            (1, 1, "rejected", "rate_limited"),
+        ]
+        assert all(r["retry_after"] >= 1 and r["vehicle_id"] == car.vehicle_id for r in body["results"][2:])
+        assert (body["accepted"], body["rejected"]) == (2, 2)
+        assert len(trips_of(api, car.vehicle_id)) == 2
+        # A request whose every upload is over its car's rate is refused whole.
+        with Unchanged(api):
+            response = api.client.post(UPLOADS_URL, json={"uploads": [over]})
+        assert_problem(response, 429, "rate-limited")
+        assert int(response.headers["Retry-After"]) >= 1
+    finally:
+        services.vehicle_limits = saved
+
+
+def test_an_unknown_or_revoked_cars_upload_is_rejected_per_report(api: Api) -> None:
+    car = api.world.fleet.cars[15]
+    now = api.world.chain.now()
+    stranger = replace(car, vehicle_id="no-such-car", seq=0)
+    unknown = upload(stranger, draft(stranger, now - 900), draft(stranger, now - 600))
+    body = api.client.post(UPLOADS_URL, json={"uploads": [unknown]}).json()
+    assert positions(body) == [(0, 0, "rejected", "unknown_device"), (0, 1, "rejected", "unknown_device")]
+    revoke = api.client.post(f"/v1/cars/{car.vehicle_id}/keys/revoke", headers=api.auth("cars"))
+    assert revoke.status_code == 200, revoke.text
+    with Unchanged(api):
+        body = api.client.post(UPLOADS_URL, json={"uploads": [upload(car, draft(car, now - 300))]}).json()
+    assert positions(body) == [(0, 0, "rejected", "device_revoked")]
+
+
+def test_the_fleets_simulated_uploads_are_accepted(api: Api) -> None:
+    api.world.chain.advance(86_400)  # after every trip the other tests sent
+    now = api.world.chain.now()
+    batch = api.world.fleet.uploads_between(now - 6 * 3600, now - 600)
+    assert batch
+    response = api.client.post(UPLOADS_URL, json={"uploads": batch})
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert len(results) == sum(len(cast("list[object]", raw["reports"])) for raw in batch)
+    with api.world.sessions() as session:
+        revoked = {
+            raw["vehicle_id"]
+            for raw in batch
+            if (key := vehicles.latest_device_key(session, str(raw["vehicle_id"]))) is not None
+            and key.revoked_at is not None
+        }
+    for result in results:
+        expected = "device_revoked" if result["vehicle_id"] in revoked else "ok"
+        assert result["reason"] == expected, result

@@ -7,26 +7,31 @@ Database tests run on SQLite and PostgreSQL through the module fixtures of ``tes
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Final
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
-from ledger import consent, ingest, vehicles
+from ledger import consent, ingest, telemetry, uploads, vehicles
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.ingest import BatchTelemetryContext, StoreTelemetryContext, review_hold, submit_reports
 from ledger.store.db import session_factory
 from ledger.store.models import Trip, TripStatus
+from ledger.store.models import Upload as UploadRow
 from ledger.telemetry import (
     MAX_REPORT_AGE_S,
     Algorithm,
+    DeviceKey,
     DriveMode,
     PrivateKey,
     Reason,
@@ -34,6 +39,8 @@ from ledger.telemetry import (
     TripReport,
     TripSummary,
     Verdict,
+    canonical_bytes,
+    payload_hash,
     report_to_json,
     sign_report,
 )
@@ -643,3 +650,456 @@ def test_a_batch_of_new_reports_costs_the_same_few_statements_whatever_its_size(
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == small <= 8
     assert trip_count(fleet) == 102
+
+
+# --- upload envelopes (issue 4) ---------------------------------------------------------------------------
+
+
+def envelope(*reports: TripReport, key: PrivateKey | None = None) -> Raw:
+    """``reports`` of one car in an upload envelope signed once, by ``key`` (the car's by default)."""
+    first = reports[0]
+    if key is None:
+        key = P256_KEY if first.algorithm is Algorithm.P256 else ED_KEY
+    upload = uploads.Upload(vehicle_id=first.vehicle_id, algorithm=first.algorithm, reports=reports)
+    return uploads.upload_to_json(uploads.sign_upload(upload, key))
+
+
+def submit_up(session: Session, *raw_uploads: object, now: int = NOW) -> list[list[Verdict]]:
+    return ingest.submit_uploads(session, list(raw_uploads), now)  # type: ignore[arg-type]
+
+
+def grouped_reasons(groups: list[list[Verdict]]) -> list[list[Reason]]:
+    return [reasons(group) for group in groups]
+
+
+def upload_rows(session: Session) -> list[UploadRow]:
+    session.expire_all()
+    return list(session.scalars(select(UploadRow).order_by(UploadRow.received_at, UploadRow.upload_hash)))
+
+
+def trip_rows(session: Session) -> list[Trip]:
+    session.expire_all()
+    return list(session.scalars(select(Trip).order_by(Trip.vehicle_id, Trip.seq)))
+
+
+def test_an_upload_is_accepted_report_by_report_and_stored_with_its_envelope(fleet: Session) -> None:
+    groups = submit_up(fleet, envelope(trip(1), trip(2)), envelope(trip(1, P256_CAR)))
+    assert grouped_reasons(groups) == [[Reason.OK, Reason.OK], [Reason.OK]]
+    assert [verdict.payload_hash for verdict in groups[0]] == [payload_hash(trip(1)), payload_hash(trip(2))]
+    assert ingest.valid_metres_by_vehicle(fleet, T0, NOW) == {VEHICLE: 2 * TRIP_M, P256_CAR: TRIP_M}
+    assert {(row.vehicle_id, row.algorithm) for row in upload_rows(fleet)} == {
+        (VEHICLE, "ed25519"),
+        (P256_CAR, "p256"),
+    }
+    assert {(row.signature, row.upload_hash is not None) for row in trip_rows(fleet)} == {(None, True)}
+
+
+# (a) the verdicts of an upload's reports are those of the same reports signed and sent alone
+
+_CAR_POOLS: Final[dict[str, tuple[TripReport, ...]]] = {
+    # New reports in and out of order, a replayed sequence with other content, an implausible (held) one,
+    # a stale one, one from the future.
+    VEHICLE: (
+        trip(1),
+        trip(2),
+        trip(3),
+        trip(2, energy_wh=4_600),
+        trip(4, odometer_end_m=1_000_000 + TRIP_M * 4 + 900_000),
+        trip(5, started_at=T0 - MAX_REPORT_AGE_S - 10_000, ended_at=T0 - MAX_REPORT_AGE_S - 9_000),
+        trip(6, started_at=NOW + 400, ended_at=NOW + 1_000),
+    ),
+    P256_CAR: (trip(1, P256_CAR), trip(2, P256_CAR), trip(1, P256_CAR, energy_wh=4_400)),
+}
+_FORGERS: Final[dict[str, PrivateKey]] = {VEHICLE: ED_KEY_2, P256_CAR: P256_KEY_2}
+
+
+@st.composite
+def _groupings(draw: st.DrawFn) -> tuple[str, list[TripReport], bool]:
+    car = draw(st.sampled_from(sorted(_CAR_POOLS)))
+    reports = draw(st.lists(st.sampled_from(_CAR_POOLS[car]), min_size=1, max_size=5))
+    return car, reports, draw(st.integers(0, 3)) == 0  # one upload in four is forged
+
+
+def _without_signing(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    names = [column.name for column in Trip.__table__.columns if column.name != "id"]
+    kept = [i for i, name in enumerate(names) if name not in ("signature", "upload_hash")]
+    return sorted(tuple(row[i] for i in kept) for row in rows)
+
+
+def _signing_columns(rows: list[tuple[object, ...]]) -> set[tuple[bool, bool]]:
+    names = [column.name for column in Trip.__table__.columns if column.name != "id"]
+    signature, upload_hash = names.index("signature"), names.index("upload_hash")
+    return {(row[signature] is not None, row[upload_hash] is not None) for row in rows}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    stored_before=st.lists(st.sampled_from(_CAR_POOLS[VEHICLE] + _CAR_POOLS[P256_CAR]), max_size=3),
+    groups=st.lists(_groupings(), min_size=1, max_size=4),
+)
+def test_an_uploads_reports_get_the_verdicts_they_get_signed_alone(
+    fleet: Session, stored_before: list[TripReport], groups: list[tuple[str, list[TripReport], bool]]
+) -> None:
+    outcomes = []
+    for as_uploads in (True, False):
+        with fleet.begin_nested() as savepoint:
+            submit_reports(fleet, [signed(report) for report in stored_before], NOW)
+            before = snapshot(fleet)
+            if as_uploads:
+                raws = [
+                    envelope(*reports, key=_FORGERS[car] if forged else None)
+                    for car, reports, forged in groups
+                ]
+                answers = submit_up(fleet, *raws)
+                assert [len(answer) for answer in answers] == [len(reports) for _, reports, _ in groups]
+                verdicts = [verdict for answer in answers for verdict in answer]
+            else:
+                raws = [
+                    signed(report, _FORGERS[car] if forged else None)
+                    for car, reports, forged in groups
+                    for report in reports
+                ]
+                verdicts = submit(fleet, *raws)
+            after = snapshot(fleet)
+            new = [row for row in after if row not in before]
+            assert _signing_columns(new) <= ({(False, True)} if as_uploads else {(True, False)})
+            outcomes.append(
+                (
+                    [(v.status, v.reason, v.payload_hash) for v in verdicts],
+                    [v.detail for v in verdicts if v.reason is not Reason.BAD_SIGNATURE],
+                    _without_signing(after),
+                )
+            )
+            savepoint.rollback()
+    assert outcomes[0] == outcomes[1]
+
+
+# (b) a bad envelope signature
+
+
+def test_a_bad_upload_signature_rejects_each_of_its_reports_and_spares_the_other_uploads(
+    fleet: Session,
+) -> None:
+    forged = envelope(trip(1), trip(2), key=ED_KEY_2)
+    tampered = envelope(trip(1, P256_CAR), trip(2, P256_CAR))
+    tampered["reports"][1]["energy_wh"] = 4_400  # type: ignore[index]  # after signing
+    reordered = envelope(trip(3), trip(4))
+    reordered["reports"].reverse()  # type: ignore[attr-defined]
+    groups = submit_up(fleet, forged, tampered, reordered, envelope(trip(1), trip(2)))
+    assert grouped_reasons(groups) == [[Reason.BAD_SIGNATURE] * 2] * 3 + [[Reason.OK, Reason.OK]]
+    for verdict in [verdict for group in groups[:3] for verdict in group]:
+        assert verdict.status is Status.REJECTED
+        assert verdict.detail.startswith("the upload's signature does not verify under the key of")
+    assert [verdict.payload_hash for verdict in groups[0]] == [verdict.payload_hash for verdict in groups[3]]
+    assert [(row.vehicle_id, row.seq) for row in trip_rows(fleet)] == [(VEHICLE, 1), (VEHICLE, 2)]
+    [row] = upload_rows(fleet)
+    assert row.signature == envelope(trip(1), trip(2))["signature"]
+    # Only the forged upload in a call of its own: nothing stored at all.
+    before = snapshot(fleet)
+    assert grouped_reasons(submit_up(fleet, envelope(trip(3), key=ED_KEY_2))) == [[Reason.BAD_SIGNATURE]]
+    assert snapshot(fleet) == before
+    assert len(upload_rows(fleet)) == 1
+
+
+# (c) the car's key
+
+
+def test_an_upload_of_an_unknown_revoked_or_other_algorithm_car_is_refused_per_report(fleet: Session) -> None:
+    unknown = envelope(trip(1, "YS-UNKNOWN"), trip(2, "YS-UNKNOWN"))
+    mismatch = envelope(trip(1, algorithm=Algorithm.P256), key=P256_KEY)
+    assert grouped_reasons(submit_up(fleet, unknown, mismatch)) == [
+        [Reason.UNKNOWN_DEVICE] * 2,
+        [Reason.ALGORITHM_MISMATCH],
+    ]
+    vehicles.revoke_device_key(fleet, VEHICLE, NOW - 10)
+    groups = submit_up(fleet, envelope(trip(1), trip(2)), envelope(trip(1, P256_CAR)))
+    assert grouped_reasons(groups) == [[Reason.DEVICE_REVOKED] * 2, [Reason.OK]]
+    assert all(verdict.status is Status.REJECTED for verdict in groups[0])
+    assert [row.vehicle_id for row in trip_rows(fleet)] == [P256_CAR]
+    assert [row.vehicle_id for row in upload_rows(fleet)] == [P256_CAR]
+
+
+# (d) one malformed report makes its whole upload malformed
+
+
+def test_one_malformed_report_makes_its_whole_upload_malformed(fleet: Session) -> None:
+    broken = envelope(trip(1), trip(2), trip(3))
+    del broken["reports"][1]["energy_wh"]  # type: ignore[index]
+    own_signature = envelope(trip(4), trip(5))
+    own_signature["reports"][0]["signature"] = signed(trip(4))["signature"]  # type: ignore[index]
+    no_envelope_signature = envelope(trip(6), trip(7))
+    del no_envelope_signature["signature"]
+    groups = submit_up(
+        fleet,
+        broken,
+        "not an object",
+        {"vehicle_id": VEHICLE, "reports": "three"},
+        {"reports": []},
+        own_signature,
+        no_envelope_signature,
+        envelope(trip(1, P256_CAR)),
+    )
+    assert grouped_reasons(groups) == [
+        [Reason.MALFORMED] * 3,
+        [Reason.MALFORMED],
+        [Reason.MALFORMED],
+        [Reason.MALFORMED],
+        [Reason.MALFORMED] * 2,
+        [Reason.MALFORMED] * 2,
+        [Reason.OK],
+    ]
+    assert {verdict.detail for verdict in groups[0]} == {
+        "upload report 1: trip report is missing fields: energy_wh"
+    }
+    assert "upload report 0: trip report has unknown fields: 'signature'" in groups[4][0].detail
+    assert "missing ['signature']" in groups[5][1].detail
+    for verdict in [verdict for group in groups[:-1] for verdict in group]:
+        assert (verdict.status, verdict.report, verdict.payload_hash) == (Status.REJECTED, None, None)
+    assert [row.vehicle_id for row in trip_rows(fleet)] == [P256_CAR]
+    # The good reports of the broken upload were not recorded: they are new when sent properly.
+    assert grouped_reasons(submit_up(fleet, envelope(trip(1), trip(3)))) == [[Reason.OK, Reason.OK]]
+
+
+# (e) what is stored, and the auditor's re-verification from it alone
+
+
+def _rebuilt(row: Trip, algorithm: Algorithm, signature: bytes = b"") -> TripReport:
+    """The report as the car sent it, from the stored trip alone."""
+    return TripReport(
+        vehicle_id=row.vehicle_id,
+        seq=row.seq,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        odometer_start_m=row.odometer_start_m,
+        odometer_end_m=row.odometer_end_m,
+        energy_wh=row.energy_wh,
+        drive_mode=DriveMode[row.drive_mode.upper()],
+        checkin_ids=tuple(json.loads(row.checkin_ids)),
+        algorithm=algorithm,
+        signature=signature,
+    )
+
+
+def _stored_key(session: Session, vehicle_id: str) -> DeviceKey:
+    row = vehicles.latest_device_key(session, vehicle_id)
+    assert row is not None
+    return DeviceKey(Algorithm(row.algorithm), row.public_key)
+
+
+def _audit(session: Session) -> int:
+    """Re-verifies every stored trip from stored data only: the trip's fields, the car's device key, and its
+    own signature or its upload envelope. Answers how many trips verified."""
+    envelopes = {row.upload_hash: row for row in upload_rows(session)}
+    verified = 0
+    for row in trip_rows(session):
+        key = _stored_key(session, row.vehicle_id)
+        if row.upload_hash is None:
+            assert row.signature is not None
+            report = _rebuilt(row, key.algorithm, bytes.fromhex(row.signature[2:]))
+            assert "0x" + payload_hash(report).hex() == row.payload_hash
+            assert telemetry.signature_valid(key, canonical_bytes(report), report.signature)
+        else:
+            assert row.signature is None
+            upload = envelopes[row.upload_hash]
+            algorithm = Algorithm(upload.algorithm)
+            hashes = [bytes.fromhex(value[2:]) for value in json.loads(upload.payload_hashes)]
+            report = _rebuilt(row, algorithm)
+            assert payload_hash(report) in hashes
+            assert "0x" + payload_hash(report).hex() == row.payload_hash
+            assert upload.vehicle_id == row.vehicle_id
+            assert (
+                "0x" + uploads.upload_hash(upload.vehicle_id, algorithm, hashes).hex() == upload.upload_hash
+            )
+            message = uploads.upload_bytes(upload.vehicle_id, algorithm, hashes)
+            assert telemetry.signature_valid(key, message, bytes.fromhex(upload.signature[2:]))
+        verified += 1
+    return verified
+
+
+def test_stored_trips_keep_their_signature_or_envelope_and_re_verify_from_the_store(fleet: Session) -> None:
+    held = trip(2, energy_wh=30_000)
+    stale = trip(3, started_at=T0 - MAX_REPORT_AGE_S - 10_000, ended_at=T0 - MAX_REPORT_AGE_S - 9_000)
+    ed_upload = envelope(trip(1), held, stale, trip(1))
+    p256_upload = envelope(trip(1, P256_CAR), trip(2, P256_CAR))
+    groups = submit_up(fleet, ed_upload, p256_upload)
+    assert grouped_reasons(groups) == [
+        [Reason.OK, Reason.ENERGY_TOO_HIGH, Reason.STALE, Reason.DUPLICATE],
+        [Reason.OK, Reason.OK],
+    ]
+    assert reasons(submit(fleet, signed(trip(4)), signed(trip(3, P256_CAR)))) == [Reason.OK, Reason.OK]
+    fleet.commit()
+
+    rows = {(row.vehicle_id, row.seq): row for row in trip_rows(fleet)}
+    assert set(rows) == {
+        (P256_CAR, 1),
+        (P256_CAR, 2),
+        (P256_CAR, 3),
+        (VEHICLE, 1),
+        (VEHICLE, 2),
+        (VEHICLE, 4),
+    }
+    assert rows[VEHICLE, 2].status is TripStatus.HELD
+    ed_hashes = [payload_hash(report) for report in (trip(1), held, stale, trip(1))]
+    ed_hash = "0x" + uploads.upload_hash(VEHICLE, Algorithm.ED25519, ed_hashes).hex()
+    p256_hashes = [payload_hash(trip(1, P256_CAR)), payload_hash(trip(2, P256_CAR))]
+    p256_hash = "0x" + uploads.upload_hash(P256_CAR, Algorithm.P256, p256_hashes).hex()
+    for key, upload_hash in [((VEHICLE, 1), ed_hash), ((VEHICLE, 2), ed_hash), ((P256_CAR, 1), p256_hash)]:
+        assert (rows[key].upload_hash, rows[key].signature) == (upload_hash, None)
+    for key, report in [((VEHICLE, 4), trip(4)), ((P256_CAR, 3), trip(3, P256_CAR))]:
+        assert rows[key].upload_hash is None
+        assert rows[key].signature == signed(report)["signature"]
+
+    stored_uploads = {row.upload_hash: row for row in upload_rows(fleet)}
+    assert set(stored_uploads) == {ed_hash, p256_hash}
+    ed_row = stored_uploads[ed_hash]
+    assert (ed_row.vehicle_id, ed_row.algorithm, ed_row.signature, ed_row.received_at) == (
+        VEHICLE,
+        "ed25519",
+        ed_upload["signature"],
+        NOW,
+    )
+    # Every report the signature covers, in the signed order: the stale one and the repeat too.
+    assert json.loads(ed_row.payload_hashes) == ["0x" + digest.hex() for digest in ed_hashes]
+    assert (stored_uploads[p256_hash].algorithm, stored_uploads[p256_hash].signature) == (
+        "p256",
+        p256_upload["signature"],
+    )
+
+    assert _audit(fleet) == 6
+    # The audit would catch a stored trip altered after the fact.
+    rows[VEHICLE, 1].energy_wh += 1
+    rows[P256_CAR, 3].energy_wh += 1
+    with pytest.raises(AssertionError):
+        _audit_one(fleet, rows[VEHICLE, 1])
+    with pytest.raises(AssertionError):
+        _audit_one(fleet, rows[P256_CAR, 3])
+    fleet.rollback()
+
+
+def _audit_one(session: Session, row: Trip) -> None:
+    key = _stored_key(session, row.vehicle_id)
+    if row.upload_hash is None:
+        assert row.signature is not None
+        report = _rebuilt(row, key.algorithm, bytes.fromhex(row.signature[2:]))
+        assert telemetry.signature_valid(key, canonical_bytes(report), report.signature)
+        return
+    upload = session.get(UploadRow, row.upload_hash)
+    assert upload is not None
+    hashes = [bytes.fromhex(value[2:]) for value in json.loads(upload.payload_hashes)]
+    assert payload_hash(_rebuilt(row, Algorithm(upload.algorithm))) in hashes
+
+
+def test_an_upload_that_records_nothing_stores_no_envelope(fleet: Session) -> None:
+    stale = trip(3, started_at=T0 - MAX_REPORT_AGE_S - 10_000, ended_at=T0 - MAX_REPORT_AGE_S - 9_000)
+    assert grouped_reasons(submit_up(fleet, envelope(stale))) == [[Reason.STALE]]
+    assert upload_rows(fleet) == []
+    assert trip_count(fleet) == 0
+
+
+# (f) the same upload again
+
+
+def test_resending_an_upload_answers_duplicate_and_adds_no_rows(fleet: Session) -> None:
+    raw = envelope(trip(1), trip(2, energy_wh=30_000), trip(3))
+    assert grouped_reasons(submit_up(fleet, raw)) == [[Reason.OK, Reason.ENERGY_TOO_HIGH, Reason.OK]]
+    fleet.commit()
+    before, envelopes_before = snapshot(fleet), upload_rows(fleet)
+    assert len(envelopes_before) == 1
+    again = submit_up(fleet, raw, raw, now=NOW + 60)
+    assert grouped_reasons(again) == [[Reason.DUPLICATE] * 3] * 2
+    assert all(verdict.status is Status.DUPLICATE for group in again for verdict in group)
+    fleet.commit()
+    assert snapshot(fleet) == before
+    assert [(row.upload_hash, row.received_at) for row in upload_rows(fleet)] == [
+        (row.upload_hash, row.received_at) for row in envelopes_before
+    ]
+    # The same reports signed alone are the same reports too.
+    assert reasons(submit(fleet, signed(trip(1)), signed(trip(3)), now=NOW + 60)) == [Reason.DUPLICATE] * 2
+    # A new upload repeating old reports with a new one: only the new trip points at the new envelope.
+    bigger = envelope(trip(3), trip(4))
+    assert grouped_reasons(submit_up(fleet, bigger, now=NOW + 120)) == [[Reason.DUPLICATE, Reason.OK]]
+    rows = {row.seq: row for row in trip_rows(fleet)}
+    assert rows[3].upload_hash == rows[1].upload_hash != rows[4].upload_hash
+    assert len(upload_rows(fleet)) == 2
+    assert _audit(fleet) == 4
+
+
+def test_a_re_signed_upload_keeps_the_envelope_stored_first(fleet: Session) -> None:
+    future = trip(6, started_at=NOW + 400, ended_at=NOW + 1_000)
+    reports = (trip(1, P256_CAR), replace(future, vehicle_id=P256_CAR, algorithm=Algorithm.P256))
+    raw = envelope(*reports)
+    assert grouped_reasons(submit_up(fleet, raw)) == [[Reason.OK, Reason.FROM_FUTURE]]
+    fleet.commit()
+    [first] = upload_rows(fleet)
+    # The same upload re-signed (a randomised ECDSA signature) once the second trip's time has come.
+    upload = uploads.parse_upload(raw)
+    digests = [payload_hash(report) for report in upload.reports]
+    message = uploads.upload_bytes(P256_CAR, Algorithm.P256, digests)
+    r, s = decode_dss_signature(P256_KEY.sign(message, ec.ECDSA(hashes.SHA256())))
+    re_signed = raw | {"signature": "0x" + (r.to_bytes(32, "big") + s.to_bytes(32, "big")).hex()}
+    assert re_signed["signature"] != raw["signature"]
+    assert grouped_reasons(submit_up(fleet, re_signed, now=NOW + 1_000)) == [[Reason.DUPLICATE, Reason.OK]]
+    fleet.commit()
+    [row] = upload_rows(fleet)
+    assert (row.upload_hash, row.signature, row.received_at) == (first.upload_hash, raw["signature"], NOW)
+    assert {trip_row.upload_hash for trip_row in trip_rows(fleet)} == {first.upload_hash}
+    assert _audit(fleet) == 2
+
+
+def test_the_same_upload_twice_in_one_call_records_once(fleet: Session) -> None:
+    raw = envelope(trip(1), trip(2))
+    assert grouped_reasons(submit_up(fleet, raw, raw)) == [[Reason.OK] * 2, [Reason.DUPLICATE] * 2]
+    assert trip_count(fleet) == 2
+    assert len(upload_rows(fleet)) == 1
+
+
+# (g) limits
+
+
+def test_upload_batch_limits(session: Session) -> None:
+    assert ingest.submit_uploads(session, [], NOW) == []
+    with pytest.raises(ValidationError, match="at most 1000 reports per call in all uploads, got 1001"):
+        submit_up(session, {"reports": [{}] * 500}, {"reports": [{}] * 501})
+    with pytest.raises(ValidationError, match="at most 1000 reports per call in all uploads, got 1001"):
+        submit_up(session, *(["junk"] * 1001))  # an upload without a report list counts one
+    with pytest.raises(ValidationError, match="at most 1000 reports per call in all uploads, got 1001"):
+        submit_up(session, {"reports": [{}] * 1000}, {"reports": []})
+    with pytest.raises(ValidationError, match="uploads must be a list"):
+        ingest.submit_uploads(session, "uploads", NOW)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="now"):
+        ingest.submit_uploads(session, [], -5)
+    answered = submit_up(session, {"reports": [{}] * 999}, "junk")
+    assert [len(group) for group in answered] == [999, 1]
+    assert {verdict.reason for group in answered for verdict in group} == {Reason.MALFORMED}
+    assert trip_count(session) == 0
+
+
+def test_an_upload_on_the_report_by_report_path_is_verified_and_stored_alike(
+    fleet: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [first] = submit(fleet, signed(trip(1)))
+    assert first.payload_hash is not None
+    # Both snapshots miss trip 1, so both inserts collide and the batch goes report by report.
+    lookups = _stale_once(monkeypatch, "seen_payload", (first.payload_hash,))
+    _stale_once(monkeypatch, "seen_sequence", (VEHICLE, 1))
+    again = _stale_once(monkeypatch, "seen_payload", context=StoreTelemetryContext)
+    groups = submit_up(
+        fleet,
+        envelope(trip(2), trip(1), trip(3)),
+        envelope(trip(4), key=ED_KEY_2),
+        envelope(trip(1, P256_CAR)),
+    )
+    assert grouped_reasons(groups) == [
+        [Reason.OK, Reason.DUPLICATE, Reason.OK],
+        [Reason.BAD_SIGNATURE],
+        [Reason.OK],
+    ]
+    assert lookups.count((first.payload_hash,)) == 2
+    assert again.count((first.payload_hash,)) == 1
+    fleet.commit()
+    rows = {(row.vehicle_id, row.seq): row for row in trip_rows(fleet)}
+    assert sorted(rows) == [(VEHICLE, 1), (VEHICLE, 2), (VEHICLE, 3), (P256_CAR, 1)]
+    assert rows[VEHICLE, 1].upload_hash is None
+    assert rows[VEHICLE, 2].upload_hash == rows[VEHICLE, 3].upload_hash is not None
+    assert len(upload_rows(fleet)) == 2
+    assert _audit(fleet) == 4
