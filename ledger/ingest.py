@@ -71,7 +71,6 @@ from ledger.telemetry import Algorithm, Reason, Status, TripSummary, Verdict
 from ledger.vehicles import (
     OwnershipRecord,
     check_time,
-    checksum_account,
     latest_device_key,
     latest_device_keys,
     owner_in_history,
@@ -262,22 +261,16 @@ class BatchTelemetryContext:
     def _read_postgresql(self, session: Session, vehicle_ids: list[str]) -> None:
         """The snapshot of the branch above, read by the same queries as prepared statements
         (:mod:`ledger.store.ingest_pg`)."""
+        stored = ingest_pg.snapshot(session, vehicle_ids, _stored_status(session, TripStatus.DENIED))
         self._keys = {
             vehicle_id: telemetry.DeviceKey(Algorithm(algorithm), public_key, revoked_at is not None)
-            for vehicle_id, algorithm, public_key, revoked_at in ingest_pg.latest_device_keys(
-                session, vehicle_ids
-            )
+            for vehicle_id, algorithm, public_key, revoked_at in stored.keys
         }
-        denied = _stored_status(session, TripStatus.DENIED)
-        self._last = {
-            row[0]: TripSummary(*row[1:]) for row in ingest_pg.last_trips(session, vehicle_ids, denied)
-        }
-        for record in sorted(OwnershipRecord(*row) for row in ingest_pg.ownerships(session, vehicle_ids)):
+        self._last = {row[0]: TripSummary(*row[1:]) for row in stored.last}
+        for record in sorted(OwnershipRecord(*row) for row in stored.ownerships):
             self._owners.setdefault(record.vehicle_id, []).append(record)
-        owners = sorted(
-            {checksum_account(record.account) for records in self._owners.values() for record in records}
-        )
-        self._consents = consent.spans_by_account(ingest_pg.consent_rows(session, owners), owners)
+        owners = {record.account for records in self._owners.values() for record in records}
+        self._consents = consent.spans_by_account(stored.consents, owners)
 
     def _read_replays(
         self, session: Session, reports: Sequence[telemetry.TripReport], digests: Sequence[bytes]

@@ -47,7 +47,9 @@ UPLOAD_EXAMPLE: dict[str, Any] = {
             if key not in ("vehicle_id", "algorithm", "signature")
         }
     ],
-    "signature": WIRE_EXAMPLE["signature"],
+    # The envelope over that one report, signed with the key of docs/wire-format.md §8.
+    "signature": "0xa5776cb3cb66c6c7abe55846a3e2636f4c931e56074440bba2b14994c8a0423d"
+    "632d88ddf2fcdcf0753d6c3226688fdbfd324e66a7fb654fffb6081dd5371704",
 }
 
 

@@ -11,20 +11,13 @@ PostgreSQL too), and SQLite keeps those forms.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
-from psycopg import Cursor
+from psycopg import Connection
 from sqlalchemy.orm import Session
 
-__all__ = [
-    "consent_rows",
-    "cursor",
-    "insert_trips",
-    "insert_uploads",
-    "last_trips",
-    "latest_device_keys",
-    "ownerships",
-]
+__all__ = ["Snapshot", "insert_trips", "insert_uploads", "snapshot"]
 
 _KEYS: Final = (
     "SELECT DISTINCT ON (vehicle_id) vehicle_id, algorithm, public_key, revoked_at FROM device_keys "
@@ -41,9 +34,10 @@ _LAST: Final = (
 _OWNERSHIPS: Final = (
     "SELECT vehicle_id, account, from_time FROM ownerships WHERE vehicle_id = ANY(%(cars)s::varchar[])"
 )
+# Accounts are stored in their EIP-55 form everywhere, so the owners' consents are found by equality.
 _CONSENTS: Final = (
-    "SELECT account, granted_at, revoked_at, categories FROM consents "
-    "WHERE account = ANY(%(accounts)s::varchar[]) ORDER BY granted_at, id"
+    "SELECT account, granted_at, revoked_at, categories FROM consents WHERE account IN "
+    "(SELECT account FROM ownerships WHERE vehicle_id = ANY(%(cars)s::varchar[])) ORDER BY granted_at, id"
 )
 _TRIP_COLUMNS: Final = (
     "vehicle_id, seq, payload_hash, started_at, ended_at, odometer_start_m, odometer_end_m, energy_wh, "
@@ -62,53 +56,59 @@ _INSERT_UPLOADS: Final = (
 )
 
 
-def cursor(session: Session) -> Cursor[Any]:
-    """A cursor on the psycopg connection behind ``session``'s current transaction."""
-    driver: Any = session.connection().connection.driver_connection
-    result: Cursor[Any] = driver.cursor()
-    return result
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The stored state a batch of reports asks about, for its cars."""
+
+    keys: list[tuple[str, str, bytes, int | None]]  # each car's newest key: car, algorithm, key, revoked_at
+    last: list[
+        tuple[str, int, int, int, int]
+    ]  # each car's top trip not denied: car, seq, times, odometer end
+    ownerships: list[tuple[str, str, int]]  # every ownership of the cars: car, account, from_time
+    consents: list[tuple[str, int, int | None, str]]  # their owners' consents by grant time, then id
 
 
-def _rows(session: Session, statement: str, params: dict[str, object]) -> list[tuple[Any, ...]]:
-    with cursor(session) as cur:
-        cur.execute(statement, params, prepare=True)
-        return cur.fetchall()
+def _driver(session: Session) -> Connection[Any]:
+    """The psycopg connection behind ``session``'s current transaction, after the session's pending changes
+    were flushed to it (SQLAlchemy's own statements autoflush; these would otherwise not see them)."""
+    session.flush()
+    driver: Connection[Any] = session.connection().connection.driver_connection  # type: ignore[assignment]
+    return driver
 
 
-def latest_device_keys(
-    session: Session, vehicle_ids: Sequence[str]
-) -> list[tuple[str, str, bytes, int | None]]:
-    """``(vehicle_id, algorithm, public_key, revoked_at)`` of each car's newest key."""
-    return [
-        (row[0], row[1], bytes(row[2]), row[3]) for row in _rows(session, _KEYS, {"cars": list(vehicle_ids)})
-    ]
-
-
-def last_trips(
-    session: Session, vehicle_ids: Sequence[str], denied: str
-) -> list[tuple[str, int, int, int, int]]:
-    """``(vehicle_id, seq, started_at, ended_at, odometer_end_m)`` of each car's top trip whose stored status
-    is not ``denied``."""
-    return [tuple(row) for row in _rows(session, _LAST, {"cars": list(vehicle_ids), "denied": denied})]
-
-
-def ownerships(session: Session, vehicle_ids: Sequence[str]) -> list[tuple[str, str, int]]:
-    """``(vehicle_id, account, from_time)`` of every ownership of the cars, in no particular order."""
-    return [tuple(row) for row in _rows(session, _OWNERSHIPS, {"cars": list(vehicle_ids)})]
-
-
-def consent_rows(session: Session, accounts: Sequence[str]) -> list[tuple[str, int, int | None, str]]:
-    """``(account, granted_at, revoked_at, categories)`` of the accounts' consents, by grant time then id."""
-    return [tuple(row) for row in _rows(session, _CONSENTS, {"accounts": list(accounts)})]
+def snapshot(session: Session, vehicle_ids: Sequence[str], denied: str) -> Snapshot:
+    """The cars' snapshot in one round trip (a pipeline of four prepared statements); ``denied`` is the
+    stored form of the status whose trips are no precedent."""
+    driver = _driver(session)
+    cars = {"cars": list(vehicle_ids)}
+    with (
+        driver.cursor() as keys,
+        driver.cursor() as last,
+        driver.cursor() as ownerships,
+        driver.cursor() as consents,
+    ):
+        with driver.pipeline():
+            keys.execute(_KEYS, cars, prepare=True)
+            last.execute(_LAST, {**cars, "denied": denied}, prepare=True)
+            ownerships.execute(_OWNERSHIPS, cars, prepare=True)
+            consents.execute(_CONSENTS, cars, prepare=True)
+        return Snapshot(
+            [(row[0], row[1], bytes(row[2]), row[3]) for row in keys.fetchall()],
+            last.fetchall(),
+            ownerships.fetchall(),
+            consents.fetchall(),
+        )
 
 
 def insert_trips(session: Session, rows_json: str) -> list[int]:
     """Inserts the trips of ``rows_json`` (a JSON array of row objects), skipping any that collide with a
     stored sequence or payload hash; the ids of those inserted."""
-    return [row[0] for row in _rows(session, _INSERT_TRIPS, {"rows": rows_json})]
+    with _driver(session).cursor() as cursor:
+        cursor.execute(_INSERT_TRIPS, {"rows": rows_json}, prepare=True)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def insert_uploads(session: Session, rows_json: str) -> None:
     """Inserts the upload rows of ``rows_json`` that are not stored yet."""
-    with cursor(session) as cur:
-        cur.execute(_INSERT_UPLOADS, {"rows": rows_json}, prepare=True)
+    with _driver(session).cursor() as cursor:
+        cursor.execute(_INSERT_UPLOADS, {"rows": rows_json}, prepare=True)

@@ -26,6 +26,7 @@ from ledger import consent, ingest, telemetry, uploads, vehicles
 from ledger.errors import ConflictError, NotFoundError, ValidationError
 from ledger.ingest import BatchTelemetryContext, StoreTelemetryContext, review_hold, submit_reports
 from ledger.store.db import session_factory
+from ledger.store.models import DeviceKey as DeviceKeyRow
 from ledger.store.models import Trip, TripStatus
 from ledger.store.models import Upload as UploadRow
 from ledger.telemetry import (
@@ -1103,3 +1104,10 @@ def test_an_upload_on_the_report_by_report_path_is_verified_and_stored_alike(
     assert rows[VEHICLE, 2].upload_hash == rows[VEHICLE, 3].upload_hash is not None
     assert len(upload_rows(fleet)) == 2
     assert _audit(fleet) == 4
+
+
+def test_ingest_sees_the_callers_unflushed_changes(fleet: Session) -> None:
+    # The PostgreSQL path reads through the session's driver connection, which does not autoflush.
+    key = fleet.scalars(select(DeviceKeyRow).where(DeviceKeyRow.vehicle_id == VEHICLE)).one()
+    key.revoked_at = NOW - 10  # pending, not flushed
+    assert reasons(submit(fleet, signed(trip(1)))) == [Reason.DEVICE_REVOKED]
