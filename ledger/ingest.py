@@ -329,6 +329,11 @@ class _Parsed:
 class _ParsedUpload:
     upload: uploads.Upload
     digests: tuple[bytes, ...]
+    upload_hash: str  # 0x-hex
+
+    @classmethod
+    def of(cls, upload: uploads.Upload, digests: tuple[bytes, ...]) -> _ParsedUpload:
+        return cls(upload, digests, _hex(uploads.upload_hash(upload.vehicle_id, upload.algorithm, digests)))
 
 
 _Item: TypeAlias = _Parsed | Verdict
@@ -358,13 +363,8 @@ def _trip_row(
         "reviewer": None,
         "details_deleted": False,
         "signature": None if upload is not None else _hex(report.signature),
-        "upload_hash": None if upload is None else _hex(_upload_hash(upload)),
+        "upload_hash": None if upload is None else upload.upload_hash,
     }
-
-
-def _upload_hash(parsed: _ParsedUpload) -> bytes:
-    upload = parsed.upload
-    return uploads.upload_hash(upload.vehicle_id, upload.algorithm, parsed.digests)
 
 
 def _upload_rows(
@@ -380,7 +380,7 @@ def _upload_rows(
     )
     return [
         {
-            "upload_hash": _hex(_upload_hash(envelopes[index])),
+            "upload_hash": envelopes[index].upload_hash,
             "vehicle_id": envelopes[index].upload.vehicle_id,
             "algorithm": envelopes[index].upload.algorithm.value,
             "signature": _hex(envelopes[index].upload.signature),
@@ -475,7 +475,7 @@ def _parse_uploads(raw_uploads: Sequence[object]) -> tuple[list[list[_Item]], li
             groups.append([_malformed(str(exc))] * max(1, _reports_in(raw)))
             continue
         items = [_parsed(report, len(envelopes)) for report in upload.reports]
-        envelopes.append(_ParsedUpload(upload, tuple(item.digest for item in items)))
+        envelopes.append(_ParsedUpload.of(upload, tuple(item.digest for item in items)))
         groups.append(list(items))
     return groups, envelopes
 

@@ -220,9 +220,13 @@ def owner_at(session: Session, vehicle_id: str, at: int) -> str | None:
     return session.scalars(query).first()
 
 
+def _from_time(record: OwnershipRecord) -> int:
+    return record.from_time
+
+
 def owner_in_history(records: Sequence[OwnershipRecord], at: int) -> str | None:
     """The owner at ``at`` among one car's ``records`` sorted by time (as :func:`ownership_history` gives)."""
-    index = bisect_right([record.from_time for record in records], at)
+    index = bisect_right(records, at, key=_from_time)
     return records[index - 1].account if index else None
 
 
