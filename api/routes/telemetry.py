@@ -62,7 +62,8 @@ def _vehicle_of(raw: Any) -> str | None:
 
 def _result(position: tuple[int | None, int], verdict: Verdict) -> ReportResult:
     report = verdict.report
-    return ReportResult(
+    # Built from the ledger's own typed values, so validating them again would only cost time per report.
+    return ReportResult.model_construct(
         upload=position[0],
         index=position[1],
         status=verdict.status.value,
@@ -71,6 +72,7 @@ def _result(position: tuple[int | None, int], verdict: Verdict) -> ReportResult:
         vehicle_id=None if report is None else report.vehicle_id,
         seq=None if report is None else report.seq,
         payload_hash=None if verdict.payload_hash is None else "0x" + verdict.payload_hash.hex(),
+        retry_after=None,
     )
 
 
