@@ -1,24 +1,32 @@
-"""Ingest benchmark (issue 4): signed trip reports per second through the HTTP API, beside the Ed25519 bound.
+"""Ingest benchmark (issue 4): trip reports accepted per second through the HTTP API, beside the Ed25519
+bound, for reports signed one by one and for upload envelopes (one signature per upload, ``ledger.uploads``).
 
-    .venv/bin/python -m bench.ingest [--json] [--seconds 20] [--cars 500] [--clients 4]
+    .venv/bin/python -m bench.ingest [--json] [--seconds 20] [--cars 500] [--clients 8] [--upload-size 10]
 
 One run:
 
 1. a fresh data folder (temporary) with a deployment on the embedded chain (``Runtime.deploy``), and a
    fresh PostgreSQL database on 127.0.0.1:5432 (user postgres, trust auth; ``tests.db``), migrated;
-2. ``--cars`` Ed25519 cars registered with their owners' consent (EIP-712 signatures);
-3. signed reports pre-generated (``yuanshi.fleet``) and pre-encoded into batches of 100, each client
-   owning a disjoint set of cars so that every car's reports arrive in sequence order;
+2. ``2 * --cars`` Ed25519 cars registered with their owners' consent (EIP-712 signatures): the first half
+   sends signed reports, the second half upload envelopes;
+3. a week of trips pre-generated (``yuanshi.fleet``) and pre-encoded into requests of 100 reports, each
+   client owning a disjoint set of cars so that every car's reports arrive in sequence order; an uploading
+   car seals an envelope each time it has driven ``--upload-size`` trips, and a request carries
+   ``100 / --upload-size`` envelopes;
 4. the Ed25519 bound: two processes verifying for a few seconds with the fastest library available
    (PyNaCl / libsodium, else ``cryptography``), measured before the server starts so they do not compete;
-5. the API with 2 uvicorn workers (uvloop + httptools) on 127.0.0.1 in a subprocess, and a bounded load
-   generator (httpx, ``--clients`` concurrent clients) that stops after ``--seconds`` or when the reports
-   run out, counting accepted reports and each batch's latency; the server is always stopped;
-6. one more batch of 100 profiled in-process (cProfile of ``ledger.ingest.submit_reports`` + commit), after a
-   rolled-back warm-up run of the same batch.
+5. the API as 2 uvicorn processes (uvloop + httptools, one worker each, on two ports of 127.0.0.1, as
+   behind a load balancer; see :func:`serving` for why not ``--workers 2``), and a bounded load generator
+   (httpx, ``--clients`` concurrent clients split evenly over the two) that stops after ``--seconds`` or
+   when the requests run out: first ``POST /v1/telemetry/trips``, then ``POST /v1/telemetry/uploads``. For
+   each phase: accepted reports per second, each request's latency, and the CPU seconds each server process
+   used (from ``/proc``), so the CPU a report costs the server is printed beside the rates; the servers are
+   always stopped;
+6. one more batch of 100 signed reports profiled in-process (cProfile of ``ledger.ingest.submit_reports`` +
+   commit), after a rolled-back warm-up run of the same batch.
 
 ``yuanshi serve`` refuses ``--workers 2`` on the embedded chain (each worker would extend its own copy of
-the chain), so the server runs ``uvicorn --factory bench.ingest:server_app``: ``create_app`` with a runtime
+the chain), so the servers run ``uvicorn --factory bench.ingest:server_app``: ``create_app`` with a runtime
 on the PostgreSQL database and an in-memory chain that telemetry never touches (the ledger's clock is fixed
 by ``YUANSHI_BENCH_NOW``, a week after the cars were registered). Per-car and per-client rate limits are
 switched off (``YUANSHI_API_*_PER_MINUTE=0``): the load generator is one address sending far above them.
@@ -542,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the load runs at most")
     parser.add_argument("--cars", type=int, default=500, help="registered Ed25519 cars")
-    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
     parser.add_argument("--max-reports", type=int, default=150_000, help="reports pre-generated at most")
     parser.add_argument("--verify-seconds", type=float, default=3.0, help="length of the bound measurement")
     parser.add_argument("--upload-size", type=int, default=10, help="reports per upload envelope")

@@ -1,6 +1,7 @@
 """The ingest benchmark's structure at a tiny size: one real run (PostgreSQL, 2 uvicorn workers), its JSON.
 
-The target (accepted reports/s at least 70% of the Ed25519 bound) is the benchmark's business
+Signed reports and upload envelopes both go through; the target (accepted reports/s at least 70% of the
+Ed25519 bound) is the benchmark's business
 (``python -m bench.ingest``, recorded in ``docs/benchmarks.md``); nothing here looks at a clock.
 """
 
@@ -22,3 +23,11 @@ def test_tiny_run_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> None
     assert figures["http_errors"] == 0
     assert figures["verify_bound_per_s"] > 0
     assert figures["workers"] == 2
+    # Both server processes served: the load is split between them, not left to one.
+    assert len(figures["workers_cpu_s"]) == 2
+    assert all(cpu > 0 for cpu in figures["workers_cpu_s"])
+    uploads = figures["uploads"]
+    assert uploads["accepted"] > 0
+    assert uploads["http_errors"] == 0
+    assert uploads["not_accepted"] == {}
+    assert uploads["reports_per_upload"] == 10
