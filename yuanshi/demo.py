@@ -5,8 +5,9 @@ genesis a little ahead, creates operator tokens, starts the API (uvicorn, one wo
 thread: the embedded chain lives in this process) on 127.0.0.1 and a free port, and then:
 
 * registers the cars and their owners' consent over HTTP;
-* day after day, cars sign trip reports and send them in batches (a few impossibly fast ones must come
-  back held), and the app backend reports task completions;
+* day after day, cars send their trips (a few impossibly fast ones must come back held): every other car
+  signs each report and they go in batches, the others sign each day's trips once, as an upload envelope;
+  the app backend reports task completions;
 * moves chain time forward (the ledger's clock is chain time) and settles each epoch on chain;
 * waits out the challenge window and claims for every owner through the relayed claim endpoints (one by
   one for a few, then in batches of one ``claimMany`` each);
@@ -54,8 +55,9 @@ from ledger.runtime import Runtime, embedded_roles, open_runtime
 from ledger.schedule import UNIT, Pool, available_at_epoch_end
 from ledger.settlement import SettlementParams
 from ledger.tasks import DEFAULT_CATALOGUE
+from ledger.telemetry import TripReport, report_to_json, sign_report
 from ledger.tokens import Scope
-from yuanshi.fleet import TASK_CHOICES, Fleet
+from yuanshi.fleet import TASK_CHOICES, Fleet, SimCar
 
 __all__ = [
     "DemoError",
@@ -120,6 +122,7 @@ class DemoResult:
     accounts: int
     reports: dict[str, int]
     implausible_sent: int
+    uploads_sent: int
     held_reports: int
     task_completions: int
     top_earners: list[dict[str, Any]]
@@ -156,6 +159,7 @@ class DemoResult:
             "accounts": self.accounts,
             "reports": self.reports,
             "implausible_sent": self.implausible_sent,
+            "uploads_sent": self.uploads_sent,
             "held_reports": self.held_reports,
             "task_completions": self.task_completions,
             "top_earners": self.top_earners,
@@ -246,6 +250,7 @@ class Demo:
         self.reports: Counter[str] = Counter()
         self.held_reasons: Counter[str] = Counter()
         self.implausible_sent = 0
+        self.uploads_sent = 0
         self.completions = 0
         self.redeemed: Counter[str] = Counter()  # stones burned per account (fulfilled orders, sell-backs)
         self.timings: dict[str, float] = {}
@@ -358,38 +363,48 @@ class Demo:
             }
             self.call("POST", "/v1/consents", json=body)
 
-    def day_reports(self, epoch: int) -> list[dict[str, object]]:
+    def send(self, path: str, body: dict[str, object]) -> None:
+        answer = self.call("POST", path, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+        for result in answer["results"]:
+            self.reports[result["status"]] += 1
+            if result["status"] == "held":
+                self.held_reasons[result["reason"]] += 1
+
+    def day_trips(self, epoch: int) -> list[tuple[SimCar, TripReport]]:
         start, end = self.params.epoch_start(epoch), self.params.epoch_end(epoch)
         before = len(self.fleet.implausible)
-        reports = self.fleet.trips_between(start, end, self.options.implausible_rate)
+        trips = self.fleet.drive(start, end, self.options.implausible_rate)
         if epoch == 0 and len(self.fleet.implausible) == before:
             # Make sure at least one impossible trip is sent, whatever the size: it must come back held.
             for car in self.fleet.cars:
-                extra = Fleet([car], self.fleet.owners, self.fleet.rng).trips_between(start, end, 1.0)
+                extra = Fleet([car], self.fleet.owners, self.fleet.rng).drive(start, end, 1.0)
                 if extra:
-                    reports.extend(extra)
+                    trips.extend(extra)
                     break
         self.implausible_sent += len(self.fleet.implausible) - before
-        return reports
+        return trips
 
     def drive_day(self, epoch: int) -> None:
         start, end = self.params.epoch_start(epoch), self.params.epoch_end(epoch)
         began = time.perf_counter()
-        reports = self.day_reports(epoch)
+        # Every other car signs each report; the others sign the day's trips once, as an upload envelope.
+        enveloping = {car.vehicle_id for car in self.fleet.cars[1::2]}
+        reports: list[dict[str, object]] = []
+        by_car: dict[str, tuple[SimCar, list[TripReport]]] = {}
+        for car, trip in self.day_trips(epoch):
+            if car.vehicle_id in enveloping:
+                by_car.setdefault(car.vehicle_id, (car, []))[1].append(trip)
+            else:
+                reports.append(report_to_json(sign_report(trip, car.private_key)))
+        envelopes = [Fleet.envelope(car, trips) for car, trips in by_car.values()]
         # The cars upload when they are back online, just after the day ends (within the grace period).
         self.travel_to(end + 60)
         for offset in range(0, len(reports), BATCH):
-            batch = reports[offset : offset + BATCH]
-            answer = self.call(
-                "POST",
-                "/v1/telemetry/trips",
-                json={"reports": batch},
-                headers={"Idempotency-Key": str(uuid.uuid4())},
-            )
-            for result in answer["results"]:
-                self.reports[result["status"]] += 1
-                if result["status"] == "held":
-                    self.held_reasons[result["reason"]] += 1
+            self.send("/v1/telemetry/trips", {"reports": reports[offset : offset + BATCH]})
+        per_request = max(1, BATCH // 3)  # a car drives 0-3 trips a day
+        for offset in range(0, len(envelopes), per_request):
+            self.send("/v1/telemetry/uploads", {"uploads": envelopes[offset : offset + per_request]})
+        self.uploads_sent += len(envelopes)
         uploaded = time.perf_counter()
         for index, owner in enumerate(self.fleet.owners):
             for n in range((index + epoch) % 3):
@@ -689,6 +704,7 @@ class Demo:
             accounts=sum(1 for amount in onchain_claimed.values() if amount > 0),
             reports=dict(self.reports) | {f"held_{reason}": n for reason, n in self.held_reasons.items()},
             implausible_sent=self.implausible_sent,
+            uploads_sent=self.uploads_sent,
             held_reports=self.reports["held"],
             task_completions=self.completions,
             top_earners=top,
@@ -771,6 +787,7 @@ def print_summary(console: Console, result: DemoResult) -> None:
     for status in ("accepted", "held", "rejected", "duplicate"):
         activity.add_row(f"trip reports {status}", f"{result.reports.get(status, 0):,}")
     activity.add_row("implausible reports sent", f"{result.implausible_sent:,}")
+    activity.add_row("upload envelopes sent (one signature each)", f"{result.uploads_sent:,}")
     activity.add_row("task completions", f"{result.task_completions:,}")
     activity.add_row("accounts paid", f"{result.accounts:,}")
     console.print(activity)

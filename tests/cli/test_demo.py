@@ -53,6 +53,9 @@ def test_demo_json_has_the_headline_figures(demo_run: tuple[dict[str, Any], Path
     assert summary["invariants_ok"] is True, summary["invariants"]
     assert all(summary["invariants"].values())
     assert summary["implausible_sent"] > 0
+    # Half the cars send upload envelopes: none of their reports may be refused.
+    assert summary["uploads_sent"] > 0
+    assert summary["reports"].get("rejected", 0) == summary["reports"].get("duplicate", 0) == 0
     assert summary["held_reports"] > 0
     assert summary["reports"]["accepted"] > summary["held_reports"]
     assert summary["redemptions"]["fulfil"]["status"] == "fulfilled"
