@@ -508,10 +508,20 @@ def _phase(workers: list[Worker], path: str, streams: list[list[bytes]], seconds
 
 
 def run(
-    seconds: float, cars: int, clients: int, max_reports: int, verify_seconds: float, upload_size: int
+    seconds: float,
+    cars: int,
+    clients: int,
+    max_reports: int,
+    verify_seconds: float,
+    upload_size: int,
+    database: str = "postgresql",
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="yuanshi-bench-ingest-") as tmp, fresh_postgres() as url:
-        data_dir = Path(tmp)
+    with ExitStack() as stack:
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="yuanshi-bench-ingest-")))
+        if database == "sqlite":
+            url = f"sqlite:///{data_dir / 'bench.db'}"
+        else:
+            url = stack.enter_context(fresh_postgres())
         prepared = prepare(data_dir, url, cars, clients, max_reports, upload_size)
         library = fastest_library()
         bound = verify_rate(library, 2, verify_seconds)
@@ -534,6 +544,7 @@ def run(
             "reports_prepared": prepared.upload_reports,
         },
         "reports_prepared": prepared.reports,
+        "database": database,
         "verify_library": library,
         "cars": cars,
         "clients": clients,
@@ -554,11 +565,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-reports", type=int, default=150_000, help="reports pre-generated at most")
     parser.add_argument("--verify-seconds", type=float, default=3.0, help="length of the bound measurement")
     parser.add_argument("--upload-size", type=int, default=10, help="reports per upload envelope")
+    parser.add_argument(
+        "--database", choices=("postgresql", "sqlite"), default="postgresql", help="where the reports go"
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.upload_size <= BATCH:
         parser.error(f"--upload-size must be in 1..{BATCH}")
     figures = run(
-        args.seconds, args.cars, args.clients, args.max_reports, args.verify_seconds, args.upload_size
+        args.seconds,
+        args.cars,
+        args.clients,
+        args.max_reports,
+        args.verify_seconds,
+        args.upload_size,
+        args.database,
     )
     if args.json:
         print(json.dumps(figures, sort_keys=True))
