@@ -56,7 +56,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 if TYPE_CHECKING:
     from yuanshi.fleet import Fleet
@@ -384,6 +384,21 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_s(database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends serving ``database`` on this machine (their
+    process titles name it); 0 when there are none, as with SQLite."""
+    used = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if f" {database} ".encode() in (entry / "cmdline").read_bytes():
+                used += cpu_s(int(entry.name))
+        except OSError:  # the process ended meanwhile
+            continue
+    return used
+
+
 async def _client(
     http: httpx.AsyncClient, path: str, bodies: list[bytes], deadline: float, result: LoadResult
 ) -> None:
@@ -487,10 +502,14 @@ def profile_batch(database_url: str, reports: list[dict[str, object]], top: int 
 # --- the run -----------------------------------------------------------------------------------------
 
 
-def _phase(workers: list[Worker], path: str, streams: list[list[bytes]], seconds: float) -> dict[str, Any]:
+def _phase(
+    workers: list[Worker], path: str, streams: list[list[bytes]], seconds: float, database: str
+) -> dict[str, Any]:
     cpu_before = [cpu_s(worker.pid) for worker in workers]
+    postgres_before = postgres_cpu_s(database)
     result = asyncio.run(load(workers, path, streams, seconds))
     cpu = [cpu_s(worker.pid) - before for worker, before in zip(workers, cpu_before, strict=True)]
+    postgres = postgres_cpu_s(database) - postgres_before
     rate = result.accepted / result.elapsed_s if result.elapsed_s else 0.0
     return {
         "reports_per_s": round(rate, 1),
@@ -504,6 +523,7 @@ def _phase(workers: list[Worker], path: str, streams: list[list[bytes]], seconds
         "elapsed_s": round(result.elapsed_s, 3),
         "workers_cpu_s": [round(value, 2) for value in cpu],
         "worker_cpu_us_per_report": round(sum(cpu) / result.accepted * 1e6, 1) if result.accepted else None,
+        "postgres_cpu_us_per_report": round(postgres / result.accepted * 1e6, 1) if result.accepted else None,
     }
 
 
@@ -526,8 +546,9 @@ def run(
         library = fastest_library()
         bound = verify_rate(library, 2, verify_seconds)
         with serving(data_dir, url) as workers:
-            signed = _phase(workers, "/v1/telemetry/trips", prepared.batches, seconds)
-            uploads = _phase(workers, "/v1/telemetry/uploads", prepared.upload_batches, seconds)
+            name = make_url(url).database or ""
+            signed = _phase(workers, "/v1/telemetry/trips", prepared.batches, seconds, name)
+            uploads = _phase(workers, "/v1/telemetry/uploads", prepared.upload_batches, seconds, name)
         profile = profile_batch(url, prepared.profile_batch) if prepared.profile_batch else None
     rate, upload_rate = signed["reports_per_s"], uploads["reports_per_s"]
     load_1, load_5, load_15 = os.getloadavg()
@@ -590,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio                   {figures['ratio']:>10.1%}  (target {TARGET_RATIO:.0%}: {verdict})")
     cpu = f"{figures['worker_cpu_us_per_report']:>10,.1f} us  (workers {figures['workers_cpu_s']} s)"
     print(f"worker CPU per report   {cpu}")
+    print(f"PostgreSQL CPU / report {figures['postgres_cpu_us_per_report']:>10,.1f} us")
     uploads = figures["uploads"]
     print(f"upload envelopes of {uploads['reports_per_upload']} reports, one signature each:")
     print(f"  accepted reports/s    {uploads['reports_per_s']:>10,.1f}  ({uploads['accepted']:,} accepted)")
@@ -597,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ratio to the bound    {uploads['ratio']:>10.1%}")
     cpu = f"{uploads['worker_cpu_us_per_report']:>10,.1f} us  (workers {uploads['workers_cpu_s']} s)"
     print(f"  worker CPU per report {cpu}")
+    print(f"  PostgreSQL CPU/report {uploads['postgres_cpu_us_per_report']:>10,.1f} us")
     if figures["profile"]:
         profile = figures["profile"]
         shares = ", ".join(f"{k} {v:.0%}" for k, v in profile["share"].items())
