@@ -258,6 +258,7 @@ if typing.TYPE_CHECKING:
 
     from ledger.audit import AuditReport, ManifestSource
     from ledger.chain.audit_view import ChainAuditView
+    from ledger.trip_audit import Summary as TripSummary
 
 AUDIT_BAD_INPUT = 2  # exit code for input the audit cannot use; 1 means the audit ran and found a failure
 
@@ -463,6 +464,82 @@ def _audit_watch(
     except KeyboardInterrupt:
         pass  # stopping a watcher by hand is its normal end
     return 1 if failed else 0
+
+
+@app.command("audit-trips")
+def audit_trips(
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL of the ledger's database (default: the configured one)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    show_failures: Annotated[
+        int, typer.Option(min=0, help="List at most this many failed trips (0: none).")
+    ] = 20,
+) -> None:
+    """Re-verify every stored trip against the device signature or upload envelope it came with.
+
+    Read-only. Exit code 0 when no trip fails, 1 when one does, 2 on a database that cannot be audited.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ledger import trip_audit
+
+    if database_url is None:
+        try:
+            database_url = LedgerSettings().resolved_database_url
+        except ValueError as exc:  # settings from the environment that do not parse
+            audit_bad_input(f"{type(exc).__name__}: {exc}")
+    try:
+        with trip_audit.open_readonly(database_url) as session:
+            summary = trip_audit.audit_trips(session, keep_failures=show_failures)
+    except trip_audit.TripAuditInputError as exc:
+        audit_bad_input(str(exc))
+    except SQLAlchemyError as exc:  # the server went away, or the schema is not the ledger's
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        audit_bad_input(f"cannot read the database: {reason}")
+    if as_json:
+        typer.echo(json.dumps(summary.to_json()))
+    else:
+        _print_trip_audit(summary)
+    raise typer.Exit(0 if summary.ok else 1)
+
+
+def _print_trip_audit(summary: TripSummary) -> None:
+    from rich.markup import escape
+
+    from ledger.trip_audit import Outcome
+
+    colour = {
+        Outcome.VERIFIED: "green",
+        Outcome.HASH_VERIFIED: "yellow",
+        Outcome.NOT_CHECKABLE: "yellow",
+        Outcome.FAILED: "red",
+    }
+    table = Table(title=f"Stored trips re-verified: {summary.trips:,}")
+    table.add_column("outcome")
+    table.add_column("trips", justify="right")
+    table.add_column("reasons", overflow="fold")
+    for outcome in Outcome:
+        reasons = ", ".join(
+            f"{reason.value} {count:,}"
+            for reason, count in sorted(summary.reasons.items())
+            if reason.outcome is outcome
+        )
+        name = f"[{colour[outcome]}]{outcome.value}[/{colour[outcome]}]"
+        table.add_row(name, f"{summary.outcomes[outcome]:,}", reasons)
+    console.print(table)
+    if summary.failures:
+        failures = Table(title=f"Failed trips (first {len(summary.failures)} of {summary.failed:,})")
+        for column in ("trip", "car", "seq", "reason", "detail"):
+            failures.add_column(column, overflow="fold")
+        for check in summary.failures:
+            reason = "" if check.reason is None else check.reason.value
+            failures.add_row(
+                str(check.trip_id), check.vehicle_id, str(check.seq), reason, escape(check.detail)
+            )
+        console.print(failures)
+    console.print("[green]PASS[/green]" if summary.ok else "[red]FAIL[/red]")
 
 
 manifests_app = typer.Typer(help="Published epoch manifests.", no_args_is_help=True)
