@@ -94,14 +94,14 @@ def settle_epochs(api: Api, epochs: int, claimable: bool = True) -> None:
         world.settler().run()
 
 
-def trip(
+def draft(
     car: SimCar,
     ended_at: int,
     metres: int = 20_000,
     minutes: int = 30,
     energy_wh: int | None = None,
-) -> dict[str, object]:
-    """A signed report of ``car``'s next trip ending at ``ended_at`` (advancing its seq and odometer)."""
+) -> TripReport:
+    """``car``'s next trip ending at ``ended_at``, unsigned (advancing its seq and odometer)."""
     car.seq += 1
     report = TripReport(
         vehicle_id=car.vehicle_id,
@@ -115,4 +115,15 @@ def trip(
         algorithm=car.algorithm,
     )
     car.odometer_m += metres
-    return report_to_json(sign_report(report, car.private_key))
+    return report
+
+
+def trip(
+    car: SimCar,
+    ended_at: int,
+    metres: int = 20_000,
+    minutes: int = 30,
+    energy_wh: int | None = None,
+) -> dict[str, object]:
+    """A signed report of ``car``'s next trip ending at ``ended_at`` (advancing its seq and odometer)."""
+    return report_to_json(sign_report(draft(car, ended_at, metres, minutes, energy_wh), car.private_key))

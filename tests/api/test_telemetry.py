@@ -18,9 +18,9 @@ from api.limits import BucketTable
 from ledger import telemetry, uploads, vehicles
 from ledger.store.models import IdempotencyKey, Trip, TripStatus
 from ledger.store.models import Upload as UploadRow
-from ledger.telemetry import DriveMode, PrivateKey, TripReport
+from ledger.telemetry import PrivateKey, TripReport
 from tests.api.conftest import Api, running_api
-from tests.api.helpers import Unchanged, assert_problem, trip
+from tests.api.helpers import Unchanged, assert_problem, draft, trip
 from tests.db import BACKENDS
 from yuanshi.fleet import Fleet, SimCar
 
@@ -286,24 +286,6 @@ def test_metrics_count_reports_by_verdict(api: Api) -> None:
 
 # --- POST /v1/telemetry/uploads ---------------------------------------------------------------------------
 # Cars 10 and up are the upload tests' own.
-
-
-def draft(car: SimCar, ended_at: int, metres: int = 20_000, minutes: int = 30) -> TripReport:
-    """``car``'s next trip ending at ``ended_at``, unsigned, as it goes into an upload."""
-    car.seq += 1
-    report = TripReport(
-        vehicle_id=car.vehicle_id,
-        seq=car.seq,
-        started_at=ended_at - minutes * 60,
-        ended_at=ended_at,
-        odometer_start_m=car.odometer_m,
-        odometer_end_m=car.odometer_m + metres,
-        energy_wh=metres * 150 // 1000,
-        drive_mode=DriveMode.ECO,
-        algorithm=car.algorithm,
-    )
-    car.odometer_m += metres
-    return report
 
 
 def upload(car: SimCar, *reports: TripReport, key: PrivateKey | None = None) -> dict[str, Any]:
