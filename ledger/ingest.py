@@ -18,7 +18,13 @@ Rules:
   against a snapshot that includes them. If that insert still collides (a concurrent writer got in
   between), the batch starts over report by report, each in its own SAVEPOINT against the live store
   (:class:`StoreTelemetryContext`). Every path gives the verdicts that verifying and recording the
-  reports one by one gives (property-tested).
+  reports one by one gives (property-tested). On PostgreSQL the snapshot and the inserts are prepared
+  statements on the session's driver connection (:mod:`ledger.store.ingest_pg`); SQLite uses SQLAlchemy.
+* Reports may also come in upload envelopes (:mod:`ledger.uploads`, :func:`submit_uploads`): one
+  signature over a car's upload, checked once per upload, stands in for each report's signature step;
+  every other rule above applies per report. A recorded trip keeps its own signature, or the hash of its
+  envelope, and the envelope is stored (``uploads``) in the same transaction, so every stored trip can be
+  verified again from the store (``ledger.trip_audit``).
 * Consent is that of the car's owner at the trip's end, and it must have held without a break from
   then until now (superseding grants chain; a revocation breaks the chain, and a later grant does not
   mend it): the owner's trip details were forgotten at the break, and a late report must not bring
@@ -48,18 +54,15 @@ from typing import Any, Final, TypeAlias, cast
 
 from sqlalchemy import (
     CursorResult,
-    String,
     Table,
-    bindparam,
     case,
     delete,
     func,
     or_,
     select,
-    true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -183,41 +186,21 @@ class StoreTelemetryContext:
 
 
 def _last_trips(session: Session, vehicle_ids: Sequence[str]) -> dict[str, TripSummary]:
-    """``StoreTelemetryContext.last_trip`` of each car, in one query per 500 cars.
-
-    On PostgreSQL a LATERAL join walks each car's ``(vehicle_id, seq)`` index backwards from its top, which
-    the planner picks whatever its statistics say; SQLite plans the grouped form on the same index."""
+    """``StoreTelemetryContext.last_trip`` of each car, in one query per 500 cars (PostgreSQL reads it with
+    a LATERAL join instead, :mod:`ledger.store.ingest_pg`)."""
     last: dict[str, TripSummary] = {}
     counted = Trip.status != TripStatus.DENIED
     summary = (Trip.seq, Trip.started_at, Trip.ended_at, Trip.odometer_end_m)
     for start in range(0, len(vehicle_ids), _CHUNK):
-        chunk = vehicle_ids[start : start + _CHUNK]
-        if session.get_bind().dialect.name == "postgresql":
-            # One array parameter rather than a VALUES list: the statement's text, and so its compiled and
-            # prepared forms, stay the same whatever the chunk.
-            cars = (
-                func.unnest(bindparam("cars", list(chunk), type_=postgresql.ARRAY(String)))
-                .table_valued("vehicle_id")
-                .render_derived(name="cars")
-            )
-            top = (
-                select(*summary)
-                .where(Trip.vehicle_id == cars.c.vehicle_id, counted)
-                .order_by(Trip.seq.desc())
-                .limit(1)
-                .lateral("top")
-            )
-            query = select(cars.c.vehicle_id, *top.c).select_from(cars.join(top, true()))
-        else:
-            highest = (
-                select(Trip.vehicle_id, func.max(Trip.seq).label("seq"))
-                .where(Trip.vehicle_id.in_(chunk), counted)
-                .group_by(Trip.vehicle_id)
-                .subquery()
-            )
-            query = select(Trip.vehicle_id, *summary).join(
-                highest, (Trip.vehicle_id == highest.c.vehicle_id) & (Trip.seq == highest.c.seq)
-            )
+        highest = (
+            select(Trip.vehicle_id, func.max(Trip.seq).label("seq"))
+            .where(Trip.vehicle_id.in_(vehicle_ids[start : start + _CHUNK]), counted)
+            .group_by(Trip.vehicle_id)
+            .subquery()
+        )
+        query = select(Trip.vehicle_id, *summary).join(
+            highest, (Trip.vehicle_id == highest.c.vehicle_id) & (Trip.seq == highest.c.seq)
+        )
         for vehicle_id, *row in session.execute(query):
             last[vehicle_id] = TripSummary(*row)
     return last
