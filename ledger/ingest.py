@@ -250,7 +250,9 @@ class BatchTelemetryContext:
             for vehicle_id, algorithm, public_key, revoked_at in stored.keys
         }
         self._last = {row[0]: TripSummary(*row[1:]) for row in stored.last}
-        for record in sorted(OwnershipRecord(*row) for row in stored.ownerships):
+        # In time order per car, as ownership_history gives them: owner_in_history bisects on the time.
+        records = (OwnershipRecord(*row) for row in stored.ownerships)
+        for record in sorted(records, key=lambda record: (record.vehicle_id, record.from_time)):
             self._owners.setdefault(record.vehicle_id, []).append(record)
         owners = {record.account for records in self._owners.values() for record in records}
         self._consents = consent.spans_by_account(stored.consents, owners)

@@ -17,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from eth_account import Account
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, event, func, select
@@ -470,6 +471,18 @@ def test_consent_is_the_owners_at_the_trips_end(fleet: Session) -> None:
     assert reasons(submit(fleet, signed(before_sale))) == [Reason.OK]  # Alice's trip, Alice's consent
     grant(fleet, now=NOW - 700, key=BOB_KEY, owner=BOB)
     assert reasons(submit(fleet, signed(trip(25, started_at=NOW - 600, ended_at=NOW - 60)))) == [Reason.OK]
+
+
+def test_the_owner_at_a_trips_end_is_found_by_time_whatever_the_accounts_order(fleet: Session) -> None:
+    # The new owner's address sorts before the first owner's: the history must still be read in time order.
+    carol = str(Account.from_key(bytes([0x06]) * 32).address)
+    assert carol < ALICE
+    sale = T0 + 5 * 3_600
+    vehicles.transfer_ownership(fleet, VEHICLE, carol, sale)
+    before_sale, after_sale = trip(4), trip(5)
+    assert before_sale.ended_at < sale < after_sale.ended_at
+    assert reasons(submit(fleet, signed(after_sale))) == [Reason.NO_CONSENT]  # Carol has not consented
+    assert reasons(submit(fleet, signed(before_sale))) == [Reason.OK]  # Alice's trip, Alice's consent
 
 
 # --- settlement inputs --------------------------------------------------------------------------------
