@@ -88,6 +88,7 @@ __all__ = [
     "review_hold",
     "submit_reports",
     "submit_uploads",
+    "upload_verdicts",
     "valid_metres_by_vehicle",
     "vehicles_with_open_holds",
 ]
@@ -457,7 +458,7 @@ def _parse_uploads(raw_uploads: Sequence[object]) -> tuple[list[list[_Item]], li
         try:
             upload = uploads.parse_upload(raw)
         except ValidationError as exc:
-            groups.append([_malformed(str(exc))] * max(1, _reports_in(raw)))
+            groups.append([_malformed(str(exc))] * upload_verdicts(raw))
             continue
         items = [_parsed(report, len(envelopes)) for report in upload.reports]
         envelopes.append(_ParsedUpload.of(upload, tuple(item.digest for item in items)))
@@ -465,9 +466,11 @@ def _parse_uploads(raw_uploads: Sequence[object]) -> tuple[list[list[_Item]], li
     return groups, envelopes
 
 
-def _reports_in(raw: object) -> int:
+def upload_verdicts(raw: object) -> int:
+    """How many verdicts :func:`submit_uploads` answers for the upload ``raw``: one per report it lists,
+    and one for an upload that lists none."""
     reports = raw.get("reports") if isinstance(raw, Mapping) else None
-    return len(reports) if isinstance(reports, list) else 0
+    return max(1, len(reports)) if isinstance(reports, list) else 1
 
 
 def _verify_batch(
@@ -586,7 +589,7 @@ def submit_uploads(
     and reports in order within each; one verdict per report, grouped by upload. At most ``MAX_BATCH``
     reports in all; every other rule is that of :func:`submit_reports`."""
     _check_call(now, raw_uploads, "uploads")
-    total = sum(max(1, _reports_in(raw)) for raw in raw_uploads)
+    total = sum(upload_verdicts(raw) for raw in raw_uploads)
     if total > MAX_BATCH:
         raise ValidationError(f"at most {MAX_BATCH} reports per call in all uploads, got {total}")
     groups, envelopes = _parse_uploads(raw_uploads)

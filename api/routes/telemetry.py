@@ -135,11 +135,6 @@ def _ingest(
     return BatchResult(results=final, **counts)
 
 
-def _upload_size(raw: Any) -> int:
-    reports = raw.get("reports") if isinstance(raw, dict) else None
-    return max(1, len(reports)) if isinstance(reports, list) else 1
-
-
 @router.post(
     "/trips",
     response_model=BatchResult,
@@ -186,7 +181,7 @@ def submit_uploads(
     now: NowDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    sizes = [_upload_size(raw) for raw in body.uploads]
+    sizes = [ingest.upload_verdicts(raw) for raw in body.uploads]
     if sum(sizes) > svc.settings.max_batch:
         raise ValidationError(f"uploads: at most {svc.settings.max_batch} reports in all, got {sum(sizes)}")
     burst = svc.vehicle_limits.burst
