@@ -84,7 +84,7 @@ __all__ = [
     "payload_hash",
     "report_to_json",
     "short_string",
-    "sign_p256",
+    "sign_message",
     "sign_report",
     "signature_valid",
     "trip_distance_m",
@@ -558,8 +558,7 @@ def signature_valid(key: DeviceKey, message: bytes, signature: bytes) -> bool:
     return True
 
 
-def sign_p256(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
-    """The 64-byte wire form ``r || s`` of a deterministic ECDSA P-256 signature over ``message``."""
+def _sign_p256(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
     if not isinstance(private_key.curve, ec.SECP256R1):
         raise ValidationError(f"ECDSA device keys must be on P-256, got {private_key.curve.name}")
     # RFC 6979 nonces: a device with a weak random source cannot leak its key through them.
@@ -568,14 +567,20 @@ def sign_p256(private_key: ec.EllipticCurvePrivateKey, message: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
+def sign_message(message: bytes, algorithm: Algorithm, private_key: PrivateKey, what: str) -> bytes:
+    """The wire form of ``private_key``'s signature over ``message`` under ``algorithm`` (the rules of
+    :func:`signature_valid`); ``what`` names the signed thing in the error for a key of another scheme."""
+    if isinstance(private_key, ed25519.Ed25519PrivateKey) and algorithm is Algorithm.ED25519:
+        return private_key.sign(message)
+    if isinstance(private_key, ec.EllipticCurvePrivateKey) and algorithm is Algorithm.P256:
+        return _sign_p256(private_key, message)
+    raise ValidationError(f"a {type(private_key).__name__} cannot sign a {algorithm} {what}")
+
+
 def sign_report(report: TripReport, private_key: PrivateKey) -> TripReport:
     """``report`` signed with a device key of its ``algorithm`` (for device simulators and tests)."""
-    message = canonical_bytes(report)
-    if isinstance(private_key, ed25519.Ed25519PrivateKey) and report.algorithm is Algorithm.ED25519:
-        return replace(report, signature=private_key.sign(message))
-    if isinstance(private_key, ec.EllipticCurvePrivateKey) and report.algorithm is Algorithm.P256:
-        return replace(report, signature=sign_p256(private_key, message))
-    raise ValidationError(f"a {type(private_key).__name__} cannot sign a {report.algorithm} report")
+    signature = sign_message(canonical_bytes(report), report.algorithm, private_key, "report")
+    return replace(report, signature=signature)
 
 
 # --- verification ------------------------------------------------------------------------------------

@@ -25,8 +25,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-
 from ledger import telemetry
 from ledger.errors import ValidationError
 from ledger.telemetry import Algorithm, DeviceKey, PrivateKey, TripReport
@@ -93,11 +91,8 @@ def upload_hash(vehicle_id: str, algorithm: Algorithm, digests: Sequence[bytes])
 def sign_upload(upload: Upload, private_key: PrivateKey) -> Upload:
     """``upload`` signed with a device key of its algorithm (for device simulators and tests)."""
     message = upload_bytes(upload.vehicle_id, upload.algorithm, _digests(upload))
-    if isinstance(private_key, ed25519.Ed25519PrivateKey) and upload.algorithm is Algorithm.ED25519:
-        return replace(upload, signature=private_key.sign(message))
-    if isinstance(private_key, ec.EllipticCurvePrivateKey) and upload.algorithm is Algorithm.P256:
-        return replace(upload, signature=telemetry.sign_p256(private_key, message))
-    raise ValidationError(f"a {type(private_key).__name__} cannot sign a {upload.algorithm} upload")
+    signature = telemetry.sign_message(message, upload.algorithm, private_key, "upload")
+    return replace(upload, signature=signature)
 
 
 def signature_valid(upload: Upload, key: DeviceKey | None, digests: Sequence[bytes]) -> bool:
