@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path
@@ -117,7 +118,7 @@ def _ingest(
             if (vehicle_id := _vehicle_of(units[unit])) is not None:
                 svc.vehicle_limits.give_back(vehicle_id, sizes[unit])
         raise
-    starts = [sum(sizes[:unit]) for unit in range(len(units))] if uploads else list(range(len(units)))
+    starts = [0, *accumulate(sizes)]  # each unit's first position in results
     for unit, verdicts in zip(admitted, groups, strict=True):
         vehicle_id = _vehicle_of(units[unit])
         for index, verdict in enumerate(verdicts):
