@@ -389,14 +389,13 @@ class Demo:
         began = time.perf_counter()
         # Every other car signs each report; the others sign the day's trips once, as an upload envelope.
         enveloping = {car.vehicle_id for car in self.fleet.cars[1::2]}
-        reports: list[dict[str, object]] = []
-        by_car: dict[str, tuple[SimCar, list[TripReport]]] = {}
-        for car, trip in self.day_trips(epoch):
-            if car.vehicle_id in enveloping:
-                by_car.setdefault(car.vehicle_id, (car, []))[1].append(trip)
-            else:
-                reports.append(report_to_json(sign_report(trip, car.private_key)))
-        envelopes = [Fleet.envelope(car, trips) for car, trips in by_car.values()]
+        trips = self.day_trips(epoch)
+        reports = [
+            report_to_json(sign_report(trip, car.private_key))
+            for car, trip in trips
+            if car.vehicle_id not in enveloping
+        ]
+        envelopes = Fleet.envelopes([(car, trip) for car, trip in trips if car.vehicle_id in enveloping])
         # The cars upload when they are back online, just after the day ends (within the grace period).
         self.travel_to(end + 60)
         for offset in range(0, len(reports), BATCH):

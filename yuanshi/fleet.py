@@ -109,10 +109,7 @@ class Fleet:
     def uploads_between(self, start: int, end: int, implausible_rate: float = 0.0) -> list[dict[str, object]]:
         """The same trips as :meth:`trips_between` would give, sent the other way: one upload envelope per
         car that drove, its reports unsigned and the envelope signed once (``ledger.uploads``)."""
-        by_car: dict[str, tuple[SimCar, list[TripReport]]] = {}
-        for car, report in self.drive(start, end, implausible_rate):
-            by_car.setdefault(car.vehicle_id, (car, []))[1].append(report)
-        return [self.envelope(car, reports) for car, reports in by_car.values()]
+        return self.envelopes(self.drive(start, end, implausible_rate))
 
     def drive(self, start: int, end: int, implausible_rate: float = 0.0) -> list[tuple[SimCar, TripReport]]:
         """The unsigned trips every car drives in ``[start, end)``, car by car, each car's in order."""
@@ -123,6 +120,15 @@ class Fleet:
                 if report is not None:
                     trips.append((car, report))
         return trips
+
+    @classmethod
+    def envelopes(cls, trips: Sequence[tuple[SimCar, TripReport]]) -> list[dict[str, object]]:
+        """``trips`` (as :meth:`drive` gives them) as one signed upload envelope per car, cars in order of
+        their first trip, each car's trips in order."""
+        by_car: dict[str, tuple[SimCar, list[TripReport]]] = {}
+        for car, report in trips:
+            by_car.setdefault(car.vehicle_id, (car, []))[1].append(report)
+        return [cls.envelope(car, reports) for car, reports in by_car.values()]
 
     @staticmethod
     def envelope(car: SimCar, reports: Sequence[TripReport]) -> dict[str, object]:
