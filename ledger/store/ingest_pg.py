@@ -60,12 +60,14 @@ _INSERT_UPLOADS: Final = (
 class Snapshot:
     """The stored state a batch of reports asks about, for its cars."""
 
-    keys: list[tuple[str, str, bytes, int | None]]  # each car's newest key: car, algorithm, key, revoked_at
-    last: list[
-        tuple[str, int, int, int, int]
-    ]  # each car's top trip not denied: car, seq, times, odometer end
-    ownerships: list[tuple[str, str, int]]  # every ownership of the cars: car, account, from_time
-    consents: list[tuple[str, int, int | None, str]]  # their owners' consents by grant time, then id
+    # each car's newest key: car, algorithm, public key, revoked_at
+    keys: list[tuple[str, str, bytes, int | None]]
+    # each car's top trip that was not denied: car, seq, started_at, ended_at, odometer_end_m
+    last: list[tuple[str, int, int, int, int]]
+    # every ownership of the cars, in no order: car, account, from_time
+    ownerships: list[tuple[str, str, int]]
+    # their owners' consents by grant time, then id: account, granted_at, revoked_at, categories
+    consents: list[tuple[str, int, int | None, str]]
 
 
 def _driver(session: Session) -> Connection[Any]:
